@@ -1,0 +1,363 @@
+//! Zonal kernels on `S^{d-1}` built from spectral filters: the core of the crate.
+//!
+//! A kernel is a filter `w_l >= 0` turned into the zonal function
+//! `phi(c) = (1/Z) sum_{l=0}^{L} w_l N(d, l) P_l(d; c)`, `Z = sum_l w_l N(d, l)`,
+//! so that `phi(1) = 1`. Every `w_l >= 0` makes `phi` positive definite on the sphere.
+
+mod gegenbauer;
+
+pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
+
+use crate::error::{Error, Result, invalid};
+
+/// The hard cap on the number of series terms a kernel may use.
+pub const MAX_TERMS: usize = 10_000;
+
+/// Default relative tolerance of the heat series' truncation: the dropped tail
+/// is below this fraction of `Z`.
+pub const HEAT_TAIL_TOLERANCE: f64 = 1e-12;
+
+/// Which spectral filter a [`Kernel`] was built from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum KernelKind {
+    /// `w_l = exp(-t l (l + d - 2))`.
+    Heat {
+        /// Diffusion time.
+        t: f64,
+    },
+    /// `w_l = 1` for `l <= L`.
+    Bandlimited {
+        /// Highest degree.
+        degree: usize,
+    },
+    /// Caller-given weights.
+    Custom,
+}
+
+/// A zonal kernel `phi(c)` on `S^{d-1}`, normalised so that `phi(1) = 1`.
+///
+/// ```
+/// use unisphere::Kernel;
+/// let k = Kernel::heat(256, 5.0 / 256.0)?;
+/// assert!((k.eval(1.0) - 1.0).abs() < 1e-14);
+/// assert!((k.eval(0.0) - 0.180095).abs() < 1e-6);
+/// assert!((1.0 / k.z() - 0.18115327).abs() < 1e-8);
+/// # Ok::<(), unisphere::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    d: usize,
+    kind: KernelKind,
+    weights: Vec<f64>,
+    ln_z: f64,
+    phi: GegenbauerSeries,
+    d1: GegenbauerSeries,
+    d2: GegenbauerSeries,
+}
+
+fn check_dim(d: usize) -> Result<()> {
+    if d < 2 {
+        return Err(invalid("d", d, "a dimension d >= 2 (points on S^{d-1})"));
+    }
+    if d > 1 << 24 {
+        return Err(invalid("d", d, "a dimension d <= 16777216"));
+    }
+    Ok(())
+}
+
+/// `ln(sum_i exp(v_i))`, robust to huge and `-inf` entries.
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+impl Kernel {
+    /// The heat kernel `w_l = exp(-t l (l + d - 2))`, truncated at the first degree
+    /// whose remaining tail is below `1e-12` of `Z` ([`HEAT_TAIL_TOLERANCE`]).
+    ///
+    /// Paper defaults: `t = 5/d` for MMD and KSD, `t = 2/d` for KDE-KL.
+    ///
+    /// Errors: `d < 2`; `t` not finite and positive; `t` so large that the kernel is
+    /// constant to within the tolerance; `t` so small that the series would need
+    /// more than [`MAX_TERMS`] terms.
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// let k = Kernel::heat(3, 0.5)?;
+    /// assert!(k.degree() >= 5);
+    /// assert!(Kernel::heat(3, 0.0).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn heat(d: usize, t: f64) -> Result<Kernel> {
+        Kernel::heat_with_tolerance(d, t, HEAT_TAIL_TOLERANCE)
+    }
+
+    /// The heat kernel truncated where the dropped tail is below `tolerance * Z`
+    /// (`1e-16 <= tolerance < 1`). A smaller tolerance costs a few more degrees and
+    /// makes `phi` exact to the last bits; see [`Kernel::heat`].
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// let coarse = Kernel::heat_with_tolerance(64, 5.0 / 64.0, 1e-6)?;
+    /// let fine = Kernel::heat_with_tolerance(64, 5.0 / 64.0, 1e-16)?;
+    /// assert!(coarse.degree() < fine.degree());
+    /// assert!((coarse.eval(0.3) - fine.eval(0.3)).abs() < 1e-6);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn heat_with_tolerance(d: usize, t: f64, tolerance: f64) -> Result<Kernel> {
+        check_dim(d)?;
+        if !(1e-16..1.0).contains(&tolerance) {
+            return Err(invalid(
+                "tolerance",
+                tolerance,
+                "a relative tail tolerance in [1e-16, 1)",
+            ));
+        }
+        if !(t.is_finite() && t > 0.0) {
+            return Err(invalid(
+                "t",
+                t,
+                "a finite diffusion time t > 0 (paper: 5/d or 2/d)",
+            ));
+        }
+        let df = d as f64;
+        // ln T_l = ln N(d, l) - t lambda_l; the product t * lambda_l is formed exactly
+        // (two-product) so that large exponents keep their last digits.
+        let mut ln_terms: Vec<f64> = Vec::new();
+        let mut peak = f64::NEG_INFINITY;
+        for (l, ln_n) in LnHarmonicDimensions::new(d).enumerate() {
+            if l >= MAX_TERMS {
+                return Err(Error::TruncationLimit {
+                    cap: MAX_TERMS,
+                    hint: format!(
+                        "the heat kernel with t = {t:e} in d = {d} is too narrow; use a larger t"
+                    ),
+                });
+            }
+            let lambda = l as f64 * (l as f64 + df - 2.0);
+            let p = t * lambda;
+            let e = t.mul_add(lambda, -p);
+            let ln_t = (ln_n - p) - e;
+            ln_terms.push(ln_t);
+            peak = peak.max(ln_t);
+            // Terms are log-concave in l: once past the peak and 1e-40 below it, the
+            // rest of the tail is negligible even summed.
+            if l > 1 && ln_t < peak - 92.0 && ln_t < ln_terms[l - 1] {
+                break;
+            }
+        }
+        let ln_z = log_sum_exp(&ln_terms);
+        // Smallest L whose tail sum_{l > L} T_l < tol * Z.
+        let mut tail = 0.0f64;
+        let mut degree = ln_terms.len() - 1;
+        for l in (1..ln_terms.len()).rev() {
+            tail += (ln_terms[l] - ln_z).exp();
+            if tail >= tolerance {
+                break;
+            }
+            degree = l - 1;
+        }
+        if degree == 0 {
+            return Err(invalid(
+                "t",
+                t,
+                &format!(
+                    "t small enough that the kernel is not constant (in d = {d}, t < {:.3e})",
+                    -(tolerance / df).ln() / (df - 1.0)
+                ),
+            ));
+        }
+        let weights = (0..=degree)
+            .map(|l| (-t * l as f64 * (l as f64 + df - 2.0)).exp())
+            .collect();
+        Ok(Kernel::from_ln_terms(
+            d,
+            KernelKind::Heat { t },
+            weights,
+            &ln_terms[..=degree],
+        ))
+    }
+
+    /// The bandlimited kernel: `w_l = 1` for `l <= L`, 0 beyond.
+    ///
+    /// For `L = 2`: `phi(c) = ((d + 2) c^2 + 2c - 1)/(d + 3)`.
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// let k = Kernel::bandlimited(10, 2)?;
+    /// let c: f64 = 0.3;
+    /// assert!((k.eval(c) - (12.0 * c * c + 2.0 * c - 1.0) / 13.0).abs() < 1e-15);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn bandlimited(d: usize, l: usize) -> Result<Kernel> {
+        check_dim(d)?;
+        if l == 0 || l >= MAX_TERMS {
+            return Err(invalid(
+                "L",
+                l,
+                &format!("a degree 1 <= L < {MAX_TERMS} (L = 0 is a constant kernel)"),
+            ));
+        }
+        let mut k = Kernel::from_weights(d, &vec![1.0; l + 1])?;
+        k.kind = KernelKind::Bandlimited { degree: l };
+        Ok(k)
+    }
+
+    /// A kernel from caller-given spectral weights `w[l] >= 0` (`w[0]` is the
+    /// degree-0 weight). This covers every Sobolev test of uniformity.
+    ///
+    /// Errors: `d < 2`; empty, negative or non-finite weights; no positive weight of
+    /// degree `>= 1` (a constant kernel); more than [`MAX_TERMS`] weights.
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// // Bandlimited L = 1 in d = 3: phi(c) = (1 + 3c)/4.
+    /// let k = Kernel::from_weights(3, &[1.0, 1.0])?;
+    /// assert!((k.eval(0.5) - 0.625).abs() < 1e-15);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn from_weights(d: usize, w: &[f64]) -> Result<Kernel> {
+        check_dim(d)?;
+        if w.is_empty() || w.len() > MAX_TERMS {
+            return Err(invalid(
+                "weights",
+                format!("{} values", w.len()),
+                &format!("between 1 and {MAX_TERMS} weights"),
+            ));
+        }
+        if let Some((l, v)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+        {
+            return Err(invalid(
+                "weights",
+                format!("w[{l}] = {v}"),
+                "finite, non-negative weights",
+            ));
+        }
+        let degree = match w.iter().rposition(|&v| v > 0.0) {
+            Some(l) if l >= 1 => l,
+            _ => {
+                return Err(invalid(
+                    "weights",
+                    format!("{w:?}"),
+                    "a positive weight at some degree l >= 1 (otherwise the kernel is constant)",
+                ));
+            }
+        };
+        let ln_terms: Vec<f64> = LnHarmonicDimensions::new(d)
+            .zip(&w[..=degree])
+            .map(|(ln_n, &wl)| {
+                if wl > 0.0 {
+                    wl.ln() + ln_n
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect();
+        if !log_sum_exp(&ln_terms).is_finite() {
+            return Err(invalid(
+                "weights",
+                "(too large)",
+                "weights whose sum Z is finite in log space",
+            ));
+        }
+        Ok(Kernel::from_ln_terms(
+            d,
+            KernelKind::Custom,
+            w[..=degree].to_vec(),
+            &ln_terms,
+        ))
+    }
+
+    /// Builds the series from `ln(w_l N(d, l))`.
+    fn from_ln_terms(d: usize, kind: KernelKind, weights: Vec<f64>, ln_terms: &[f64]) -> Kernel {
+        let ln_z = log_sum_exp(ln_terms);
+        let coeffs = ln_terms.iter().map(|v| (v - ln_z).exp()).collect();
+        let phi = GegenbauerSeries::new(d as f64, coeffs);
+        let d1 = phi.derivative();
+        let d2 = d1.derivative();
+        Kernel {
+            d,
+            kind,
+            weights,
+            ln_z,
+            phi,
+            d1,
+            d2,
+        }
+    }
+
+    /// The dimension `d` of the ambient space (points on `S^{d-1}`).
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Which filter built this kernel.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
+    }
+
+    /// The highest degree `L` kept in the series (after automatic truncation for heat).
+    pub fn degree(&self) -> usize {
+        self.phi.degree()
+    }
+
+    /// The normaliser `Z = sum_l w_l N(d, l)` (may be `inf` where only [`Kernel::ln_z`] is finite).
+    pub fn z(&self) -> f64 {
+        self.ln_z.exp()
+    }
+
+    /// `ln Z`, finite even where `Z` overflows.
+    pub fn ln_z(&self) -> f64 {
+        self.ln_z
+    }
+
+    /// The spectral weights `w_l` actually used (`w.len() == degree() + 1`).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// The mean of `phi` against the uniform measure, `integral phi rho_d = w_0 / Z`
+    /// (the uniform-uniform term `C_b` of the MMD).
+    pub fn uniform_mean(&self) -> f64 {
+        self.phi.coeffs()[0]
+    }
+
+    /// The series `phi(c) = sum_l a_l P_l(d; c)` with `a_l = w_l N(d, l)/Z`.
+    pub fn series(&self) -> &GegenbauerSeries {
+        &self.phi
+    }
+
+    /// `phi(c)`; `c` is clamped to `[-1, 1]`.
+    #[inline]
+    pub fn eval(&self, c: f64) -> f64 {
+        self.phi.eval(c.clamp(-1.0, 1.0))
+    }
+
+    /// `phi'(c)`; `c` is clamped to `[-1, 1]`.
+    #[inline]
+    pub fn eval_d1(&self, c: f64) -> f64 {
+        self.d1.eval(c.clamp(-1.0, 1.0))
+    }
+
+    /// `phi''(c)`; `c` is clamped to `[-1, 1]`.
+    #[inline]
+    pub fn eval_d2(&self, c: f64) -> f64 {
+        self.d2.eval(c.clamp(-1.0, 1.0))
+    }
+}
+
+/// A short description of a kernel for names and tables, e.g. `"heat t=0.0195"`.
+pub(crate) fn describe(k: &Kernel) -> String {
+    match k.kind() {
+        KernelKind::Heat { t } => format!("heat t={t:.4}"),
+        KernelKind::Bandlimited { degree } => format!("band L={degree}"),
+        KernelKind::Custom => format!("custom L={}", k.degree()),
+    }
+}

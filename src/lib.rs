@@ -1,0 +1,47 @@
+//! # unisphere
+//!
+//! Uniformity regularizers on the unit hypersphere for self-supervised learning.
+//!
+//! Sliced regularizers (SIGReg, SUSReg) project embeddings onto random directions
+//! and run a 1-D test, which puts projection noise into every gradient. Integrating
+//! the directions out gives a deterministic kernel discrepancy. This crate provides,
+//! behind one [`Regularizer`] trait:
+//!
+//! - zonal kernels on `S^{d-1}` built from Gegenbauer series ([`Kernel`]): heat,
+//!   bandlimited and custom spectral filters, any `d >= 2`;
+//! - the deterministic objectives [`Mmd`], [`Ksd`] and [`KdeKl`], each with its exact,
+//!   analytic gradient;
+//! - one tiled, symmetric, multithreaded pairwise engine that does the `O(N^2)`
+//!   work for every objective in `O(N d)` memory.
+//!
+//! ```
+//! use unisphere::{Kernel, Mmd, Regularizer, ndarray::Array2};
+//! let d = 16;
+//! let z = Array2::from_shape_fn((64, d), |(i, j)| ((i * 31 + j * 17) % 13) as f32 - 6.0);
+//! let mut reg = Mmd::new(Kernel::heat(d, 5.0 / d as f64)?);
+//! let (loss, grad) = reg.loss_and_grad(z.view())?;
+//! assert!(loss > 0.0 && loss < 1.0);
+//! assert_eq!(grad.dim(), (64, d));
+//! # Ok::<(), unisphere::Error>(())
+//! ```
+
+pub use ndarray;
+
+mod error;
+mod kdekl;
+pub mod kernel;
+mod ksd;
+mod mmd;
+mod pairwise;
+mod real;
+mod regularizer;
+mod rows;
+mod zonal;
+
+pub use error::{Error, Result};
+pub use kdekl::KdeKl;
+pub use kernel::{Kernel, KernelKind};
+pub use ksd::Ksd;
+pub use mmd::Mmd;
+pub use real::Real;
+pub use regularizer::{Regularizer, Scale};
