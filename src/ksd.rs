@@ -2,29 +2,11 @@
 //! vector fields), as a zonal series with no third derivatives.
 
 use crate::error::Result;
-use crate::kernel::{GegenbauerSeries, Kernel};
+use crate::kernel::Kernel;
 use crate::real::Real;
 use crate::regularizer::{Regularizer, Scale};
-use crate::zonal::{ZonalFunction, zonal_mean};
+use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
 use ndarray::{Array2, ArrayView2};
-
-/// The Stein kernel of a zonal kernel and its derivative, as Gegenbauer series.
-#[derive(Debug, Clone)]
-struct SteinKernel {
-    value: GegenbauerSeries,
-    slope: GegenbauerSeries,
-}
-
-impl ZonalFunction for SteinKernel {
-    #[inline]
-    fn value_and_slope(&self, c: f64) -> (f64, f64) {
-        (self.value.eval(c), self.slope.eval(c))
-    }
-    #[inline]
-    fn value(&self, c: f64) -> f64 {
-        self.value.eval(c)
-    }
-}
 
 /// The kernel Stein discrepancy of the batch (rows normalised onto the sphere)
 /// against the uniform distribution, with the Stein kernel
@@ -48,7 +30,7 @@ impl ZonalFunction for SteinKernel {
 #[derive(Debug, Clone)]
 pub struct Ksd {
     kernel: Kernel,
-    stein: SteinKernel,
+    stein: Tabulated<SeriesProfile>,
     scale: Scale,
 }
 
@@ -56,14 +38,13 @@ impl Ksd {
     /// KSD with `kernel`, on the paper scale.
     pub fn new(kernel: Kernel) -> Self {
         let d = kernel.dim() as f64;
-        let value = kernel.series().map_coeffs(|l, a| {
+        let stein = kernel.series().map_coeffs(|l, a| {
             let lf = l as f64;
             0.5 * lf * (lf + d - 2.0) * a
         });
-        let slope = value.derivative();
         Ksd {
             kernel,
-            stein: SteinKernel { value, slope },
+            stein: Tabulated::new(SeriesProfile::new(stein)),
             scale: Scale::Paper,
         }
     }
@@ -91,13 +72,13 @@ impl Ksd {
     /// # Ok::<(), unisphere::Error>(())
     /// ```
     pub fn stein_kernel(&self, c: f64) -> f64 {
-        self.stein.value.eval(c.clamp(-1.0, 1.0))
+        self.stein.exact.value.eval(c.clamp(-1.0, 1.0))
     }
 
     fn factor(&self) -> f64 {
         match self.scale {
             Scale::Raw => 1.0,
-            Scale::Paper => 1.0 / self.stein.value.eval(1.0),
+            Scale::Paper => 1.0 / self.stein.exact.value.eval(1.0),
         }
     }
 

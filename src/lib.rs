@@ -36,6 +36,7 @@ mod pairwise;
 mod real;
 mod regularizer;
 mod rows;
+mod table;
 mod zonal;
 
 pub use error::{Error, Result};

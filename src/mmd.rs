@@ -4,19 +4,8 @@ use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
 use crate::regularizer::{Regularizer, Scale};
-use crate::zonal::{ZonalFunction, zonal_mean};
+use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
 use ndarray::{Array2, ArrayView2};
-
-impl ZonalFunction for Kernel {
-    #[inline]
-    fn value_and_slope(&self, c: f64) -> (f64, f64) {
-        (self.eval(c), self.eval_d1(c))
-    }
-    #[inline]
-    fn value(&self, c: f64) -> f64 {
-        self.eval(c)
-    }
-}
 
 /// The squared MMD between the batch (rows normalised onto the sphere) and the
 /// uniform distribution, for a zonal [`Kernel`] `phi`:
@@ -41,13 +30,20 @@ impl ZonalFunction for Kernel {
 #[derive(Debug, Clone)]
 pub struct Mmd {
     kernel: Kernel,
+    /// `phi - C_b`: the kernel without its degree-0 term, so that nearly constant
+    /// kernels and nearly uniform samples keep their relative accuracy.
+    centred: Tabulated<SeriesProfile>,
     scale: Scale,
 }
 
 impl Mmd {
     /// MMD with `kernel`, on the paper scale.
     pub fn new(kernel: Kernel) -> Self {
+        let centred = kernel
+            .series()
+            .map_coeffs(|l, a| if l == 0 { 0.0 } else { a });
         Mmd {
+            centred: Tabulated::new(SeriesProfile::new(centred)),
             kernel,
             scale: Scale::Paper,
         }
@@ -64,30 +60,29 @@ impl Mmd {
         &self.kernel
     }
 
-    /// `(offset, factor)` with `loss = (mean phi - offset) * factor`.
-    fn affine(&self) -> (f64, f64) {
-        let cb = self.kernel.uniform_mean();
+    /// `loss = mean (phi - C_b) * factor`.
+    fn factor(&self) -> f64 {
         match self.scale {
-            Scale::Raw => (cb, 1.0),
-            Scale::Paper => (cb, 1.0 / (1.0 - cb)),
+            Scale::Raw => 1.0,
+            Scale::Paper => 1.0 / self.centred.exact.value.eval(1.0),
         }
     }
 
     fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
-        let (offset, factor) = self.affine();
+        let factor = self.factor();
         let (mean, grad) = zonal_mean(
             z,
-            Some(self.kernel.dim()),
-            &self.kernel,
+            Some(self.kernel().dim()),
+            &self.centred,
             gradient.then_some(factor),
         )?;
-        Ok(((mean - offset) * factor, grad))
+        Ok((mean * factor, grad))
     }
 }
 
 impl<F: Real> Regularizer<F> for Mmd {
     fn name(&self) -> String {
-        format!("MMD[{}]", crate::kernel::describe(&self.kernel))
+        format!("MMD[{}]", crate::kernel::describe(self.kernel()))
     }
 
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {

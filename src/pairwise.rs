@@ -285,7 +285,7 @@ mod tests {
                 }
                 let diff = (&out.grad.unwrap() - &g)
                     .mapv(f64::abs)
-                    .fold(0.0f64, |m, v| m.max(v));
+                    .fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-9, "n={n}");
             }
         }

@@ -2,9 +2,11 @@
 //! gradient chained back to the raw rows. MMD, KSD and SUSReg's twin use this.
 
 use crate::error::Result;
+use crate::kernel::GegenbauerSeries;
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
 use crate::rows::{SphereRows, check_input};
+use crate::table::Table;
 use ndarray::{Array2, ArrayView2};
 
 /// A function of the cosine `c`, with its derivative.
@@ -14,6 +16,66 @@ pub(crate) trait ZonalFunction: Sync {
     /// `f(c)` alone.
     fn value(&self, c: f64) -> f64 {
         self.value_and_slope(c).0
+    }
+}
+
+/// A Gegenbauer series and its derivative, as a zonal function.
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesProfile {
+    pub value: GegenbauerSeries,
+    pub slope: GegenbauerSeries,
+}
+
+impl SeriesProfile {
+    pub fn new(value: GegenbauerSeries) -> Self {
+        let slope = value.derivative();
+        SeriesProfile { value, slope }
+    }
+}
+
+impl ZonalFunction for SeriesProfile {
+    #[inline]
+    fn value_and_slope(&self, c: f64) -> (f64, f64) {
+        (self.value.eval(c), self.slope.eval(c))
+    }
+    #[inline]
+    fn value(&self, c: f64) -> f64 {
+        self.value.eval(c)
+    }
+}
+
+/// Relative accuracy to which zonal profiles are tabulated for the engine.
+pub(crate) const TABLE_TOLERANCE: f64 = 1e-13;
+
+/// A zonal function with a checked piecewise-polynomial table of it on `[-1, 1]`
+/// (when one meets [`TABLE_TOLERANCE`]); evaluation falls back to the function.
+#[derive(Debug, Clone)]
+pub(crate) struct Tabulated<Z> {
+    pub exact: Z,
+    table: Option<Table>,
+}
+
+impl<Z: ZonalFunction> Tabulated<Z> {
+    pub fn new(exact: Z) -> Self {
+        let table = Table::build(-1.0, 1.0, TABLE_TOLERANCE, |c| exact.value_and_slope(c));
+        Tabulated { exact, table }
+    }
+}
+
+impl<Z: ZonalFunction> ZonalFunction for Tabulated<Z> {
+    #[inline(always)]
+    fn value_and_slope(&self, c: f64) -> (f64, f64) {
+        match &self.table {
+            Some(t) => t.value_and_slope(c),
+            None => self.exact.value_and_slope(c),
+        }
+    }
+    #[inline(always)]
+    fn value(&self, c: f64) -> f64 {
+        match &self.table {
+            Some(t) => t.value(c),
+            None => self.exact.value(c),
+        }
     }
 }
 

@@ -44,7 +44,11 @@ proptest! {
     fn kl_gradient_matches_finite_differences(
         n in 2usize..7, d in 2usize..30, seed in 0u64..1000, t_scale in 0.5f64..5.0,
     ) {
-        let z = pseudo_random(n, d, seed).mapv(|v| v * 3.0) + 0.2;
+        // Rows spread around one direction: the leave-one-out densities stay well above
+        // the ~1e-16 absolute rounding of the series, so the loss itself (and hence a
+        // finite difference of it) is accurate to ~1e-12. For rows whose every
+        // neighbour is near-antipodal the loss is only as accurate as phi(c < 0).
+        let z = clustered(n, d, 1, 0.6, seed);
         let mut reg = KdeKl::new(Kernel::heat(d, t_scale / d as f64).unwrap()).unwrap();
         if d < 19 {
             reg = reg.with_scale(Scale::Raw);

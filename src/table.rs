@@ -1,0 +1,220 @@
+//! Piecewise-polynomial tables of smooth one-dimensional profiles (a zonal kernel
+//! `phi(c)` and its slope, a sliced twin's profile, ...), built once and checked, so
+//! that the pairwise engine evaluates each pair in `O(1)` instead of `O(L)`.
+//!
+//! `[lo, hi]` is cut into `2^k` equal intervals; on each, the profile is interpolated
+//! at Chebyshev points of degree [`DEGREE`] and stored as a polynomial in the local
+//! coordinate (Horner evaluation). The number of intervals doubles until the error
+//! estimate — twice the highest Chebyshev coefficient, and the largest error seen at
+//! test points between the nodes and at the ends — is below the requested tolerance
+//! relative to the profile's largest magnitude. A profile that cannot be tabulated
+//! that well within [`MAX_INTERVALS`] gets no table, and callers evaluate it directly.
+
+/// Polynomial degree on each interval.
+pub(crate) const DEGREE: usize = 12;
+const NC: usize = DEGREE + 1;
+/// The most intervals a table may use.
+pub(crate) const MAX_INTERVALS: usize = 1 << 14;
+
+/// A checked piecewise-polynomial table of a function's value and slope.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    lo: f64,
+    hi: f64,
+    inv_h: f64,
+    intervals: usize,
+    /// `intervals` blocks of `NC` value coefficients then `NC` slope coefficients.
+    coeffs: Vec<f64>,
+}
+
+/// Chebyshev points of the first kind on [-1, 1], `cos(pi (k + 1/2) / NC)`.
+fn chebyshev_points() -> [f64; NC] {
+    std::array::from_fn(|k| (std::f64::consts::PI * (k as f64 + 0.5) / NC as f64).cos())
+}
+
+/// Chebyshev coefficients of the interpolant through `values` at the Chebyshev points.
+fn chebyshev_coeffs(values: &[f64; NC], points: &[f64; NC]) -> [f64; NC] {
+    std::array::from_fn(|j| {
+        let s: f64 = values
+            .iter()
+            .zip(points)
+            .map(|(v, x)| v * (j as f64 * x.acos()).cos())
+            .sum();
+        s * if j == 0 { 1.0 } else { 2.0 } / NC as f64
+    })
+}
+
+/// Monomial coefficients (in the local coordinate `x`) of `sum_j c_j T_j(x)`.
+fn monomial_coeffs(cheb: &[f64; NC]) -> [f64; NC] {
+    let mut out = [0.0; NC];
+    // T_{j+1} = 2x T_j - T_{j-1}, carried as monomial coefficient arrays.
+    let mut prev = [0.0; NC];
+    let mut cur = [0.0; NC];
+    prev[0] = 1.0;
+    cur[1] = 1.0;
+    out[0] += cheb[0];
+    for (i, c) in cur.iter().enumerate() {
+        out[i] += cheb[1] * c;
+    }
+    for &cj in &cheb[2..] {
+        let mut next = [0.0; NC];
+        for i in 0..NC {
+            if i > 0 {
+                next[i] += 2.0 * cur[i - 1];
+            }
+            next[i] -= prev[i];
+        }
+        for (o, n) in out.iter_mut().zip(&next) {
+            *o += cj * n;
+        }
+        prev = cur;
+        cur = next;
+    }
+    out
+}
+
+#[inline(always)]
+fn horner(c: &[f64], x: f64) -> f64 {
+    let mut acc = c[NC - 1];
+    for &a in c[..NC - 1].iter().rev() {
+        acc = acc.mul_add(x, a);
+    }
+    acc
+}
+
+impl Table {
+    /// Tabulates `f: x -> (value, slope)` on `[lo, hi]` to `tolerance` relative to the
+    /// largest magnitude of each of value and slope; `None` if that needs more than
+    /// [`MAX_INTERVALS`] intervals or `f` is not finite on the range.
+    pub fn build(lo: f64, hi: f64, tolerance: f64, f: impl Fn(f64) -> (f64, f64)) -> Option<Table> {
+        let points = chebyshev_points();
+        let mut intervals = 1;
+        while intervals <= MAX_INTERVALS {
+            if let Some(t) = Table::try_build(lo, hi, intervals, tolerance, &points, &f) {
+                return Some(t);
+            }
+            intervals *= 2;
+        }
+        None
+    }
+
+    fn try_build(
+        lo: f64,
+        hi: f64,
+        intervals: usize,
+        tolerance: f64,
+        points: &[f64; NC],
+        f: &impl Fn(f64) -> (f64, f64),
+    ) -> Option<Table> {
+        let h = (hi - lo) / intervals as f64;
+        let mut coeffs = Vec::with_capacity(intervals * 2 * NC);
+        let (mut scale_v, mut scale_s) = (0.0f64, 0.0f64);
+        let (mut err_v, mut err_s) = (0.0f64, 0.0f64);
+        for i in 0..intervals {
+            let a = lo + h * i as f64;
+            let at = |x: f64| a + 0.5 * h * (x + 1.0);
+            let mut vals = [0.0; NC];
+            let mut slopes = [0.0; NC];
+            for k in 0..NC {
+                let (v, s) = f(at(points[k]));
+                if !(v.is_finite() && s.is_finite()) {
+                    return None;
+                }
+                vals[k] = v;
+                slopes[k] = s;
+                scale_v = scale_v.max(v.abs());
+                scale_s = scale_s.max(s.abs());
+            }
+            let cv = chebyshev_coeffs(&vals, points);
+            let cs = chebyshev_coeffs(&slopes, points);
+            // Under the fast (geometric or faster) decay of a smooth profile's
+            // coefficients, twice the last one bounds the interpolation error.
+            err_v = err_v.max(2.0 * cv[NC - 1].abs());
+            err_s = err_s.max(2.0 * cs[NC - 1].abs());
+            let (mv, ms) = (monomial_coeffs(&cv), monomial_coeffs(&cs));
+            // Test points between the nodes, and the interval's ends.
+            for x in [-1.0, -0.61, -0.17, 0.29, 0.73, 1.0] {
+                let (v, s) = f(at(x));
+                err_v = err_v.max((horner(&mv, x) - v).abs());
+                err_s = err_s.max((horner(&ms, x) - s).abs());
+                scale_v = scale_v.max(v.abs());
+                scale_s = scale_s.max(s.abs());
+            }
+            coeffs.extend_from_slice(&mv);
+            coeffs.extend_from_slice(&ms);
+        }
+        let error =
+            (err_v / scale_v.max(f64::MIN_POSITIVE)).max(err_s / scale_s.max(f64::MIN_POSITIVE));
+        (error <= tolerance).then_some(Table {
+            lo,
+            hi,
+            inv_h: intervals as f64 / (hi - lo),
+            intervals,
+            coeffs,
+        })
+    }
+
+    /// `(value, slope)` at `x`, clamped into `[lo, hi]`.
+    #[inline(always)]
+    pub fn value_and_slope(&self, x: f64) -> (f64, f64) {
+        let (c, base) = self.locate(x);
+        (horner(&c[..NC], base), horner(&c[NC..], base))
+    }
+
+    /// The value at `x`, clamped into `[lo, hi]`.
+    #[inline(always)]
+    pub fn value(&self, x: f64) -> f64 {
+        let (c, base) = self.locate(x);
+        horner(&c[..NC], base)
+    }
+
+    #[inline(always)]
+    fn locate(&self, x: f64) -> (&[f64], f64) {
+        let u = (x.clamp(self.lo, self.hi) - self.lo) * self.inv_h;
+        let i = (u as usize).min(self.intervals - 1);
+        let local = 2.0 * (u - i as f64) - 1.0;
+        (&self.coeffs[i * 2 * NC..(i + 1) * 2 * NC], local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polynomials_below_the_degree_need_one_interval() {
+        let f = |x: f64| {
+            (
+                3.0 * x.powi(11) - x.powi(5) + 0.5,
+                33.0 * x.powi(10) - 5.0 * x.powi(4),
+            )
+        };
+        let t = Table::build(-1.0, 1.0, 1e-13, f).unwrap();
+        assert_eq!(t.intervals, 1);
+        for i in 0..=100 {
+            let x = -1.0 + 0.02 * i as f64;
+            let (v, s) = t.value_and_slope(x);
+            assert!((v - f(x).0).abs() < 1e-13 && (s - f(x).1).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn sharp_functions_get_more_intervals_and_meet_the_tolerance() {
+        let k = 300.0;
+        let f = |x: f64| ((k * (x - 1.0)).exp(), k * (k * (x - 1.0)).exp());
+        let t = Table::build(-1.0, 1.0, 1e-13, f).unwrap();
+        assert!(t.intervals > 8);
+        let mut worst = 0.0f64;
+        for i in 0..=20000 {
+            let x = -1.0 + 1e-4 * i as f64;
+            worst = worst.max((t.value(x) - f(x).0).abs());
+        }
+        assert!(worst < 1e-13, "{worst:e}");
+    }
+
+    #[test]
+    fn untabulable_functions_get_no_table() {
+        assert!(Table::build(-1.0, 1.0, 1e-13, |x: f64| ((1e6 * x).sin(), 0.0)).is_none());
+        assert!(Table::build(-1.0, 1.0, 1e-13, |_| (f64::NAN, 0.0)).is_none());
+    }
+}
