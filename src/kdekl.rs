@@ -125,7 +125,7 @@ impl KdeKl {
         let nm1 = (n - 1) as f64;
         let mut a = 0.0;
         for (i, s) in sums.row_values.iter().enumerate() {
-            if !(*s > 0.0) {
+            if s.is_nan() || *s <= 0.0 {
                 return Err(Error::NotRepresentable {
                     what: format!(
                         "the leave-one-out density of row {i} underflows (its neighbours are too far for this kernel); use a larger t"

@@ -11,6 +11,8 @@
 //!   bandlimited and custom spectral filters, any `d >= 2`;
 //! - the deterministic objectives [`Mmd`], [`Ksd`] and [`KdeKl`], each with its exact,
 //!   analytic gradient;
+//! - the sliced baselines [`Sigreg`] (LeJEPA) and [`Susreg`] (SPHERE-JEPA) and their
+//!   integrated, deterministic twins [`SigregIntegrated`] and [`SusregIntegrated`];
 //! - one tiled, symmetric, multithreaded pairwise engine that does the `O(N^2)`
 //!   work for every objective in `O(N d)` memory.
 //!
@@ -36,6 +38,8 @@ mod pairwise;
 mod real;
 mod regularizer;
 mod rows;
+pub mod sliced;
+pub mod special;
 mod table;
 mod zonal;
 
@@ -46,3 +50,4 @@ pub use ksd::Ksd;
 pub use mmd::Mmd;
 pub use real::Real;
 pub use regularizer::{Regularizer, Scale};
+pub use sliced::{EppsPulleyGrid, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{golden, rel_diff};
-use unisphere::{KdeKl, Kernel, Ksd, Mmd, Regularizer, Scale};
+use unisphere::{KdeKl, Kernel, Ksd, Mmd, Regularizer, Scale, SigregIntegrated, SusregIntegrated};
 
 fn kernel_of(c: &common::Case) -> Kernel {
     match c.kernel.as_str() {
@@ -77,4 +77,18 @@ fn ksd_and_kl_cases_match_reference_values_and_gradients() {
         seen += 1;
     }
     assert_eq!(seen, 3);
+}
+
+#[test]
+fn twin_cases_match_reference_values_and_gradients() {
+    let mut seen = 0;
+    for c in golden().iter() {
+        match c.loss.as_str() {
+            "sigreg_twin" => check_case(c, &mut SigregIntegrated::new()),
+            "susreg_twin" => check_case(c, &mut SusregIntegrated::new()),
+            _ => continue,
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
 }

@@ -5,8 +5,10 @@
 //! so that `phi(1) = 1`. Every `w_l >= 0` makes `phi` positive definite on the sphere.
 
 mod gegenbauer;
+mod quadrature;
 
 pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
+pub(crate) use quadrature::uniform_marginal_rule;
 
 use crate::error::{Error, Result, invalid};
 
@@ -33,6 +35,8 @@ pub enum KernelKind {
     },
     /// Caller-given weights.
     Custom,
+    /// SPHERE-JEPA's induced kernel `1F1(1/2; d/2; -d (1 - c))`.
+    SusregInduced,
 }
 
 /// A zonal kernel `phi(c)` on `S^{d-1}`, normalised so that `phi(1) = 1`.
@@ -275,6 +279,75 @@ impl Kernel {
         ))
     }
 
+    /// The kernel induced by SUSReg in the limit `T -> infinity` of its integrated
+    /// twin (the seed paper's `k-bar`): `phi(c) = 1F1(1/2; d/2; -d (1 - c))`
+    /// (`~ (3 - 2c)^{-1/2}` in high `d`; `0.4464` at `c = -1`, `d = 256`).
+    ///
+    /// Its Gegenbauer coefficients `a_l = N(d, l) integral phi P_l rho_d` (so
+    /// `C_b = a_0`, the mean against `rho_d`) are computed by Gauss quadrature after
+    /// `l` integrations by parts (Rodrigues' formula), which turns them into means of
+    /// `phi^{(l)} = d^l (1/2)_l/(d/2)_l 1F1(1/2 + l; d/2 + l; -d(1 - c))` against
+    /// `rho_{d+2l}`: positive integrands, so every coefficient keeps full relative
+    /// accuracy. The series stops where they fall below `1e-17`.
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// let k = Kernel::susreg_induced(256)?;
+    /// assert!((k.eval(-1.0) - 0.4464).abs() < 1e-4);
+    /// assert!((k.eval(1.0) - 1.0).abs() < 1e-13);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn susreg_induced(d: usize) -> Result<Kernel> {
+        use statrs::function::gamma::ln_gamma;
+        check_dim(d)?;
+        const CAP: usize = 2000;
+        let df = d as f64;
+        let ln_beta_half = |b: f64| ln_gamma(0.5) + ln_gamma(b) - ln_gamma(b + 0.5);
+        let ln_b0 = ln_beta_half((df - 1.0) / 2.0);
+        let mut ln_terms = Vec::new();
+        let mut ln_dims = Vec::new();
+        // Running log of the l-dependent constant:
+        // -l ln 2 - ln((d-1)/2)_l + l ln d + ln(1/2)_l - ln(d/2)_l.
+        let mut ln_const = 0.0;
+        for (l, ln_n) in LnHarmonicDimensions::new(d).enumerate().take(CAP) {
+            let lf = l as f64;
+            if l > 0 {
+                let k = lf - 1.0;
+                ln_const += -std::f64::consts::LN_2 - ((df - 1.0) / 2.0 + k).ln()
+                    + df.ln()
+                    + (0.5 + k).ln()
+                    - (df / 2.0 + k).ln();
+            }
+            let dim = d + 2 * l;
+            let mean: f64 = uniform_marginal_rule(dim, 160)
+                .iter()
+                .map(|(c, w)| w * kummer_shifted(l, df, df * (1.0 - c)))
+                .sum();
+            let ln_a =
+                ln_n + ln_beta_half((df + 2.0 * lf - 1.0) / 2.0) - ln_b0 + ln_const + mean.ln();
+            ln_terms.push(ln_a);
+            ln_dims.push(ln_n);
+            if l >= 2 && ln_a < (1e-17f64).ln() && ln_terms[l - 1] < (1e-17f64).ln() {
+                // w_l = a_l Z / N(d, l), with w_0 = 1.
+                let weights = ln_terms
+                    .iter()
+                    .zip(&ln_dims)
+                    .map(|(ln_a, ln_n)| (ln_a - ln_n - ln_terms[0]).exp())
+                    .collect();
+                return Ok(Kernel::from_ln_terms(
+                    d,
+                    KernelKind::SusregInduced,
+                    weights,
+                    &ln_terms,
+                ));
+            }
+        }
+        Err(Error::TruncationLimit {
+            cap: CAP,
+            hint: format!("the induced kernel's series in d = {d} does not converge"),
+        })
+    }
+
     /// Builds the series from `ln(w_l N(d, l))`.
     fn from_ln_terms(d: usize, kind: KernelKind, weights: Vec<f64>, ln_terms: &[f64]) -> Kernel {
         let ln_z = log_sum_exp(ln_terms);
@@ -359,5 +432,30 @@ pub(crate) fn describe(k: &Kernel) -> String {
         KernelKind::Heat { t } => format!("heat t={t:.4}"),
         KernelKind::Bandlimited { degree } => format!("band L={degree}"),
         KernelKind::Custom => format!("custom L={}", k.degree()),
+        KernelKind::SusregInduced => "SUSReg-induced".to_string(),
     }
+}
+
+/// `1F1(1/2 + l; d/2 + l; -x)` for `x >= 0` by Kummer's transformation,
+/// `e^{-x} sum_k ((d-1)/2)_k / (d/2 + l)_k x^k / k!`: positive terms, summed with
+/// rescaling so that neither the sum nor `e^{-x}` under- or overflows.
+fn kummer_shifted(l: usize, d: f64, x: f64) -> f64 {
+    let (a, b) = ((d - 1.0) / 2.0, d / 2.0 + l as f64);
+    let (mut term, mut sum, mut ln_scale) = (1.0f64, 1.0f64, 0.0f64);
+    let mut k = 0.0;
+    loop {
+        term *= (a + k) * x / ((b + k) * (k + 1.0));
+        sum += term;
+        k += 1.0;
+        if sum > 1e280 {
+            sum *= 1e-280;
+            term *= 1e-280;
+            ln_scale += 280.0 * std::f64::consts::LN_10;
+        }
+        // Terms decrease once k > x (a < b); stop when negligible.
+        if (k > x && term < 1e-17 * sum) || k > 1e7 {
+            break;
+        }
+    }
+    (sum.ln() + ln_scale - x).exp()
 }

@@ -1,0 +1,267 @@
+//! The integrated twins of SIGReg and SUSReg: the exact expectation of the sliced
+//! statistic over uniformly random directions, deterministic, through the engine.
+//!
+//! With `E_a cos(t a.v) = Omega_d(t |v|)` for `a` uniform on the sphere,
+//! `E_a[EP] = N sum_k omega_k [ mean_{i,j} Omega_d(t_k r_ij) - 2 psi_k mean_i Omega_d(t_k |z_i|) + psi_k^2 ]`,
+//! `r_ij = |z_i - z_j|`. Derivatives use `Omega_d'(r) = -(r/d) Omega_{d+2}(r)`.
+
+use super::EppsPulleyGrid;
+use super::susreg::susreg_target;
+use crate::error::Result;
+use crate::pairwise::{PairRequest, pair_sums};
+use crate::real::Real;
+use crate::regularizer::Regularizer;
+use crate::rows::{check_finite_output, check_input};
+use crate::special::omega;
+use crate::table::Table;
+use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean};
+use ndarray::{Array2, ArrayView2, Zip};
+
+/// SUSReg's twin profile: `f(c) = sum_k omega_k Omega_d(t_k sqrt(2 d (1 - c)))`,
+/// `f'(c) = sum_k omega_k t_k^2 Omega_{d+2}(t_k sqrt(2 d (1 - c)))`.
+#[derive(Debug, Clone)]
+struct SusTwinProfile {
+    d: f64,
+    knots: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl ZonalFunction for SusTwinProfile {
+    fn value_and_slope(&self, c: f64) -> (f64, f64) {
+        let r = (2.0 * self.d * (1.0 - c)).max(0.0).sqrt();
+        let (mut v, mut s) = (0.0, 0.0);
+        for (t, w) in self.knots.iter().zip(&self.weights) {
+            v += w * omega(self.d, t * r);
+            s += w * t * t * omega(self.d + 2.0, t * r);
+        }
+        (v, s)
+    }
+}
+
+/// The exact average of [`Susreg`](super::Susreg) over uniformly random directions:
+/// a deterministic zonal MMD-type statistic with exact gradients.
+///
+/// ```
+/// use unisphere::{Regularizer, SusregIntegrated, ndarray::Array2};
+/// let mut twin = SusregIntegrated::new();
+/// let z = Array2::from_shape_fn((32, 16), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+/// let a = twin.loss(z.view())?;
+/// assert_eq!(a, twin.loss(z.view())?); // deterministic
+/// # Ok::<(), unisphere::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SusregIntegrated {
+    grid: EppsPulleyGrid,
+    exact_target: Option<bool>,
+    /// The tabulated profile for the last dimension seen.
+    profile: Option<(usize, Tabulated<SusTwinProfile>)>,
+}
+
+impl SusregIntegrated {
+    /// The twin on LeJEPA's default grid (`T = 3`, 17 knots).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The Epps–Pulley grid: `knots` (odd, >= 3) points on `[0, t_max]`.
+    pub fn with_grid(mut self, t_max: f64, knots: usize) -> Result<Self> {
+        self.grid = EppsPulleyGrid::new(t_max, knots)?;
+        self.profile = None;
+        Ok(self)
+    }
+
+    /// As [`Susreg::with_exact_target`](super::Susreg::with_exact_target).
+    pub fn with_exact_target(mut self, exact: bool) -> Self {
+        self.exact_target = Some(exact);
+        self
+    }
+
+    fn run<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
+        check_input(&z, 2, None)?;
+        let d = z.ncols();
+        if self.profile.as_ref().map(|(pd, _)| *pd) != Some(d) {
+            let exact = SusTwinProfile {
+                d: d as f64,
+                knots: self.grid.knots().to_vec(),
+                weights: self.grid.weights().to_vec(),
+            };
+            self.profile = Some((d, Tabulated::new(exact)));
+        }
+        let (_, profile) = self.profile.as_ref().expect("profile built above");
+        let n = z.nrows() as f64;
+        let (mean, grad) = zonal_mean(z, None, profile, gradient.then_some(n))?;
+        let psi = susreg_target(&self.grid, d, self.exact_target);
+        let sd = (d as f64).sqrt();
+        let constant: f64 = self
+            .grid
+            .knots()
+            .iter()
+            .zip(self.grid.weights())
+            .zip(&psi)
+            .map(|((t, w), p)| w * (p * p - 2.0 * p * omega(d as f64, sd * t)))
+            .sum();
+        Ok((n * (mean + constant), grad))
+    }
+}
+
+impl<F: Real> Regularizer<F> for SusregIntegrated {
+    fn name(&self) -> String {
+        "SUSReg-integrated".into()
+    }
+
+    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
+        Ok(self.run(z, false)?.0)
+    }
+
+    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
+        let (loss, grad) = self.run(z, true)?;
+        Ok((loss, grad.expect("gradient requested")))
+    }
+}
+
+/// SIGReg's twin profile in the squared distance `s = r^2`:
+/// `h(s) = sum_k omega_k Omega_d(t_k sqrt(s))`,
+/// `h'(s) = -sum_k omega_k t_k^2 / (2d) Omega_{d+2}(t_k sqrt(s))`.
+#[derive(Debug, Clone)]
+struct SigTwinProfile {
+    d: f64,
+    knots: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl SigTwinProfile {
+    fn eval(&self, s: f64) -> (f64, f64) {
+        let r = s.max(0.0).sqrt();
+        let (mut v, mut slope) = (0.0, 0.0);
+        for (t, w) in self.knots.iter().zip(&self.weights) {
+            v += w * omega(self.d, t * r);
+            slope -= w * t * t / (2.0 * self.d) * omega(self.d + 2.0, t * r);
+        }
+        (v, slope)
+    }
+}
+
+/// Below this many rows the SIGReg twin evaluates its profile directly instead of
+/// tabulating it for the call's range of distances.
+const SIG_TABLE_MIN_ROWS: usize = 512;
+
+/// The exact average of [`Sigreg`](super::Sigreg) over uniformly random directions:
+/// radial in `|z_i - z_j|` (from the Gram matrix and the row norms), deterministic,
+/// with exact gradients with respect to the raw embeddings.
+///
+/// ```
+/// use unisphere::{Regularizer, SigregIntegrated, ndarray::Array2};
+/// let mut twin = SigregIntegrated::new();
+/// let z = Array2::from_shape_fn((32, 16), |(i, j)| ((i * 5 + j * 3) % 7) as f32 - 3.0);
+/// let (loss, grad) = twin.loss_and_grad(z.view())?;
+/// assert!(loss > 0.0 && grad.dim() == (32, 16));
+/// # Ok::<(), unisphere::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SigregIntegrated {
+    grid: EppsPulleyGrid,
+}
+
+impl SigregIntegrated {
+    /// The twin on LeJEPA's default grid (`T = 3`, 17 knots).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The Epps–Pulley grid: `knots` (odd, >= 3) points on `[0, t_max]`.
+    pub fn with_grid(mut self, t_max: f64, knots: usize) -> Result<Self> {
+        self.grid = EppsPulleyGrid::new(t_max, knots)?;
+        Ok(self)
+    }
+
+    fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
+        check_input(&z, 2, None)?;
+        let (n, d) = z.dim();
+        let df = d as f64;
+        let profile = SigTwinProfile {
+            d: df,
+            knots: self.grid.knots().to_vec(),
+            weights: self.grid.weights().to_vec(),
+        };
+        // Squared norms in f64, robust to huge or tiny rows.
+        let norms: Vec<f64> = z
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let m = r.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
+                if m == 0.0 {
+                    0.0
+                } else {
+                    m * r
+                        .iter()
+                        .map(|v| (v.to_f64() / m).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                }
+            })
+            .collect();
+        let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
+        let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
+        let table = (n >= SIG_TABLE_MIN_ROWS)
+            .then(|| Table::build(0.0, s_max.max(1e-300), TABLE_TOLERANCE, |s| profile.eval(s)))
+            .flatten();
+        let eval = |s: f64| match &table {
+            Some(t) => t.value_and_slope(s),
+            None => profile.eval(s),
+        };
+        let req = PairRequest {
+            diagonal: true,
+            gradient,
+            row_weights: gradient,
+            ..Default::default()
+        };
+        let sums = pair_sums(z, &|i, j, g: f64| eval(sq[i] + sq[j] - 2.0 * g), req);
+        let nf = n as f64;
+        // Middle and constant terms, per knot.
+        let mut loss = sums.total / nf;
+        let mut radial = vec![0.0f64; n]; // d(middle)/dz_i = radial_i * z_i
+        for (t, w) in self.grid.knots().iter().zip(self.grid.weights()) {
+            let psi = (-0.5 * t * t).exp();
+            let mut mid = 0.0;
+            for (i, r) in norms.iter().enumerate() {
+                mid += omega(df, t * r);
+                if gradient {
+                    radial[i] += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+                }
+            }
+            loss += w * (nf * psi * psi - 2.0 * psi * mid);
+        }
+        if !gradient {
+            return Ok((loss, None));
+        }
+        // dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i
+        let mut g = sums.grad.expect("gradient requested");
+        for (i, (mut grow, zrow)) in g.rows_mut().into_iter().zip(z.rows()).enumerate() {
+            let a = 4.0 / nf * sums.row_weights[i] + radial[i];
+            Zip::from(&mut grow).and(&zrow).for_each(|gv, &zv| {
+                *gv = F::from_f64(a * zv.to_f64() - 4.0 / nf * gv.to_f64());
+            });
+        }
+        check_finite_output(&g)?;
+        Ok((loss, Some(g)))
+    }
+}
+
+impl<F: Real> Regularizer<F> for SigregIntegrated {
+    fn name(&self) -> String {
+        "SIGReg-integrated".into()
+    }
+
+    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
+        Ok(self.run(z, false)?.0)
+    }
+
+    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
+        let (loss, grad) = self.run(z, true)?;
+        Ok((loss, grad.expect("gradient requested")))
+    }
+}
