@@ -7,6 +7,7 @@ use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
 use crate::regularizer::{Regularizer, Scale};
 use crate::rows::{SphereRows, check_input};
+use crate::table::{Accuracy, Table};
 use ndarray::{Array2, ArrayView2};
 
 /// The KDE-KL objective with a positive zonal kernel `phi`:
@@ -35,8 +36,14 @@ use ndarray::{Array2, ArrayView2};
 #[derive(Debug, Clone)]
 pub struct KdeKl {
     kernel: Kernel,
+    /// `(phi, phi')` tabulated to `1e-12` relative wherever the series itself is that
+    /// accurate (its rounding bound elsewhere); `None` if that fails.
+    table: Option<Table>,
     scale: Scale,
 }
+
+/// Relative accuracy of the KL's kernel table.
+const KL_TABLE_TOLERANCE: f64 = 1e-12;
 
 /// Grid on which a custom kernel's positivity is checked.
 const POSITIVITY_GRID: usize = 4096;
@@ -69,8 +76,16 @@ impl KdeKl {
                 kernel
             }
         };
+        let (phi, slope) = (kernel.series(), kernel.slope_series());
+        let floor = |c: f64| (phi.rounding_bound(c), slope.rounding_bound(c));
+        let accuracy = Accuracy::Local {
+            rel: KL_TABLE_TOLERANCE,
+            floor: &floor,
+        };
+        let table = Table::build(-1.0, 1.0, accuracy, |c| (phi.eval(c), slope.eval(c)));
         Ok(KdeKl {
             kernel,
+            table,
             scale: Scale::Paper,
         })
     }
@@ -111,17 +126,16 @@ impl KdeKl {
         let rows = SphereRows::new(&z)?;
         let n = rows.len();
         let kernel = &self.kernel;
+        let table = self.table.as_ref();
+        let value = |c: f64| table.map_or_else(|| kernel.eval(c), |t| t.value(c));
+        let slope = |c: f64| table.map_or_else(|| kernel.eval_d1(c), |t| t.value_and_slope(c).1);
         // Pass 1: leave-one-out densities. Series values a rounding error below zero
         // (the true kernel is positive) count as zero.
         let req = PairRequest {
             row_values: true,
             ..Default::default()
         };
-        let sums = pair_sums(
-            rows.x.view(),
-            &|_, _, g: f64| (kernel.eval(g).max(0.0), 0.0),
-            req,
-        );
+        let sums = pair_sums(rows.x.view(), &|_, _, g: f64| (value(g).max(0.0), 0.0), req);
         let nm1 = (n - 1) as f64;
         let mut a = 0.0;
         for (i, s) in sums.row_values.iter().enumerate() {
@@ -147,7 +161,7 @@ impl KdeKl {
         };
         let sums = pair_sums(
             rows.x.view(),
-            &|i, j, g: f64| (0.0, kernel.eval_d1(g) * (inv_q[i] + inv_q[j])),
+            &|i, j, g: f64| (0.0, slope(g) * (inv_q[i] + inv_q[j])),
             req,
         );
         let g = sums.grad.expect("gradient requested");
@@ -174,5 +188,35 @@ impl<F: Real> Regularizer<F> for KdeKl {
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
         let (loss, grad) = self.run(z, true)?;
         Ok((loss, grad.expect("gradient requested")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_kernels_are_tabulated_to_relative_accuracy() {
+        for d in [24usize, 256, 1024] {
+            let kl = KdeKl::new(Kernel::heat(d, 2.0 / d as f64).unwrap()).unwrap();
+            let table = kl.table.as_ref().expect("table built");
+            for i in 0..=1000 {
+                let c = -1.0 + 0.002 * i as f64;
+                let (v, s) = table.value_and_slope(c);
+                let (pv, ps) = (kl.kernel.eval(c), kl.kernel.eval_d1(c));
+                let (fv, fs) = (
+                    kl.kernel.series().rounding_bound(c),
+                    kl.kernel.slope_series().rounding_bound(c),
+                );
+                assert!(
+                    (v - pv).abs() <= 1e-12 * pv.abs() + fv,
+                    "d={d} c={c}: {v:e} vs {pv:e}"
+                );
+                assert!(
+                    (s - ps).abs() <= 1e-12 * ps.abs() + fs,
+                    "d={d} c={c}: {s:e} vs {ps:e}"
+                );
+            }
+        }
     }
 }

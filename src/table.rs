@@ -16,6 +16,21 @@ const NC: usize = DEGREE + 1;
 /// The most intervals a table may use.
 pub(crate) const MAX_INTERVALS: usize = 1 << 14;
 
+/// How accurate a table must be.
+#[derive(Clone, Copy)]
+pub(crate) enum Accuracy<'a> {
+    /// Errors of value and slope below this fraction of their largest magnitude
+    /// on the whole range.
+    Global(f64),
+    /// On every interval, errors below `rel` times the local magnitude plus the
+    /// absolute `floor(x) = (value floor, slope floor)` (the accuracy of the function
+    /// itself there): relative accuracy wherever the function is known that well.
+    Local {
+        rel: f64,
+        floor: &'a dyn Fn(f64) -> (f64, f64),
+    },
+}
+
 /// A checked piecewise-polynomial table of a function's value and slope.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
@@ -77,7 +92,7 @@ fn monomial_coeffs(cheb: &[f64; NC]) -> [f64; NC] {
 fn horner(c: &[f64], x: f64) -> f64 {
     let mut acc = c[NC - 1];
     for &a in c[..NC - 1].iter().rev() {
-        acc = acc.mul_add(x, a);
+        acc = acc * x + a;
     }
     acc
 }
@@ -86,11 +101,16 @@ impl Table {
     /// Tabulates `f: x -> (value, slope)` on `[lo, hi]` to `tolerance` relative to the
     /// largest magnitude of each of value and slope; `None` if that needs more than
     /// [`MAX_INTERVALS`] intervals or `f` is not finite on the range.
-    pub fn build(lo: f64, hi: f64, tolerance: f64, f: impl Fn(f64) -> (f64, f64)) -> Option<Table> {
+    pub fn build(
+        lo: f64,
+        hi: f64,
+        accuracy: Accuracy,
+        f: impl Fn(f64) -> (f64, f64),
+    ) -> Option<Table> {
         let points = chebyshev_points();
         let mut intervals = 1;
         while intervals <= MAX_INTERVALS {
-            if let Some(t) = Table::try_build(lo, hi, intervals, tolerance, &points, &f) {
+            if let Some(t) = Table::try_build(lo, hi, intervals, accuracy, &points, &f) {
                 return Some(t);
             }
             intervals *= 2;
@@ -102,15 +122,17 @@ impl Table {
         lo: f64,
         hi: f64,
         intervals: usize,
-        tolerance: f64,
+        accuracy: Accuracy,
         points: &[f64; NC],
         f: &impl Fn(f64) -> (f64, f64),
     ) -> Option<Table> {
         let h = (hi - lo) / intervals as f64;
         let mut coeffs = Vec::with_capacity(intervals * 2 * NC);
-        let (mut scale_v, mut scale_s) = (0.0f64, 0.0f64);
-        let (mut err_v, mut err_s) = (0.0f64, 0.0f64);
+        let (mut global_v, mut global_s) = (0.0f64, 0.0f64);
+        let (mut global_err_v, mut global_err_s) = (0.0f64, 0.0f64);
         for i in 0..intervals {
+            let (mut scale_v, mut scale_s) = (0.0f64, 0.0f64);
+            let (mut err_v, mut err_s) = (0.0f64, 0.0f64);
             let a = lo + h * i as f64;
             let at = |x: f64| a + 0.5 * h * (x + 1.0);
             let mut vals = [0.0; NC];
@@ -142,10 +164,30 @@ impl Table {
             }
             coeffs.extend_from_slice(&mv);
             coeffs.extend_from_slice(&ms);
+            match accuracy {
+                Accuracy::Global(_) => {
+                    global_v = global_v.max(scale_v);
+                    global_s = global_s.max(scale_s);
+                    global_err_v = global_err_v.max(err_v);
+                    global_err_s = global_err_s.max(err_s);
+                }
+                Accuracy::Local { rel, floor } => {
+                    let (fv, fs) = [at(-1.0), at(0.0), at(1.0)]
+                        .map(floor)
+                        .into_iter()
+                        .fold((0.0f64, 0.0f64), |(a, b), (x, y)| (a.max(x), b.max(y)));
+                    if err_v > rel * scale_v + fv || err_s > rel * scale_s + fs {
+                        return None;
+                    }
+                }
+            }
         }
-        let error =
-            (err_v / scale_v.max(f64::MIN_POSITIVE)).max(err_s / scale_s.max(f64::MIN_POSITIVE));
-        (error <= tolerance).then_some(Table {
+        if let Accuracy::Global(tol) = accuracy
+            && (global_err_v > tol * global_v || global_err_s > tol * global_s)
+        {
+            return None;
+        }
+        Some(Table {
             lo,
             hi,
             inv_h: intervals as f64 / (hi - lo),
@@ -189,7 +231,7 @@ mod tests {
                 33.0 * x.powi(10) - 5.0 * x.powi(4),
             )
         };
-        let t = Table::build(-1.0, 1.0, 1e-13, f).unwrap();
+        let t = Table::build(-1.0, 1.0, Accuracy::Global(1e-13), f).unwrap();
         assert_eq!(t.intervals, 1);
         for i in 0..=100 {
             let x = -1.0 + 0.02 * i as f64;
@@ -202,7 +244,7 @@ mod tests {
     fn sharp_functions_get_more_intervals_and_meet_the_tolerance() {
         let k = 300.0;
         let f = |x: f64| ((k * (x - 1.0)).exp(), k * (k * (x - 1.0)).exp());
-        let t = Table::build(-1.0, 1.0, 1e-13, f).unwrap();
+        let t = Table::build(-1.0, 1.0, Accuracy::Global(1e-13), f).unwrap();
         assert!(t.intervals > 8);
         let mut worst = 0.0f64;
         for i in 0..=20000 {
@@ -214,7 +256,31 @@ mod tests {
 
     #[test]
     fn untabulable_functions_get_no_table() {
-        assert!(Table::build(-1.0, 1.0, 1e-13, |x: f64| ((1e6 * x).sin(), 0.0)).is_none());
-        assert!(Table::build(-1.0, 1.0, 1e-13, |_| (f64::NAN, 0.0)).is_none());
+        let acc = Accuracy::Global(1e-13);
+        assert!(Table::build(-1.0, 1.0, acc, |x: f64| ((1e6 * x).sin(), 0.0)).is_none());
+        assert!(Table::build(-1.0, 1.0, acc, |_| (f64::NAN, 0.0)).is_none());
+    }
+
+    #[test]
+    fn local_accuracy_is_relative_down_to_the_floor() {
+        let k = 80.0;
+        let f = |x: f64| ((k * (x - 1.0)).exp(), k * (k * (x - 1.0)).exp());
+        let floor = |_: f64| (1e-300, 1e-300);
+        let t = Table::build(
+            -1.0,
+            1.0,
+            Accuracy::Local {
+                rel: 1e-12,
+                floor: &floor,
+            },
+            f,
+        )
+        .unwrap();
+        for i in 0..=2000 {
+            let x = -1.0 + 1e-3 * i as f64;
+            let (v, s) = t.value_and_slope(x);
+            assert!(((v - f(x).0) / f(x).0).abs() < 1e-12, "x={x}");
+            assert!(((s - f(x).1) / f(x).1).abs() < 1e-12, "x={x}");
+        }
     }
 }

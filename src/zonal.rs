@@ -6,7 +6,7 @@ use crate::kernel::GegenbauerSeries;
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
 use crate::rows::{SphereRows, check_input};
-use crate::table::Table;
+use crate::table::{Accuracy, Table};
 use ndarray::{Array2, ArrayView2};
 
 /// A function of the cosine `c`, with its derivative.
@@ -57,7 +57,9 @@ pub(crate) struct Tabulated<Z> {
 
 impl<Z: ZonalFunction> Tabulated<Z> {
     pub fn new(exact: Z) -> Self {
-        let table = Table::build(-1.0, 1.0, TABLE_TOLERANCE, |c| exact.value_and_slope(c));
+        let table = Table::build(-1.0, 1.0, Accuracy::Global(TABLE_TOLERANCE), |c| {
+            exact.value_and_slope(c)
+        });
         Tabulated { exact, table }
     }
 }

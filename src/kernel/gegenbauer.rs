@@ -137,6 +137,23 @@ impl GegenbauerSeries {
         a[0] + c * b1 - beta_next * b2
     }
 
+    /// An estimate of the rounding error of [`GegenbauerSeries::eval`] at `c`:
+    /// `8 (L + 2) eps sum_l |a_l P_l(d; c)|`. Where the true value is smaller than
+    /// this (an alternating series that cancels), only this absolute accuracy holds.
+    pub fn rounding_bound(&self, c: f64) -> f64 {
+        let d = self.dim;
+        let (mut prev, mut cur) = (1.0f64, c);
+        let mut sum = self.coeffs[0].abs();
+        for (l, a) in self.coeffs.iter().enumerate().skip(1) {
+            sum += a.abs() * cur.abs();
+            let (alpha, beta) = recurrence(d, l as f64);
+            let next = alpha * c * cur - beta * prev;
+            prev = cur;
+            cur = next;
+        }
+        8.0 * (self.coeffs.len() + 1) as f64 * f64::EPSILON * sum
+    }
+
     /// The derivative series: `d/dc P_l(d; c) = lambda_l/(d - 1) P_{l-1}(d + 2; c)`,
     /// with `lambda_l = l (l + d - 2)`.
     pub fn derivative(&self) -> GegenbauerSeries {

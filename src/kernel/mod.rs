@@ -407,6 +407,11 @@ impl Kernel {
         &self.phi
     }
 
+    /// The series of `phi'`.
+    pub(crate) fn slope_series(&self) -> &GegenbauerSeries {
+        &self.d1
+    }
+
     /// `phi(c)`; `c` is clamped to `[-1, 1]`.
     #[inline]
     pub fn eval(&self, c: f64) -> f64 {

@@ -13,7 +13,7 @@ use crate::real::Real;
 use crate::regularizer::Regularizer;
 use crate::rows::{check_finite_output, check_input};
 use crate::special::omega;
-use crate::table::Table;
+use crate::table::{Accuracy, Table};
 use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean};
 use ndarray::{Array2, ArrayView2, Zip};
 
@@ -207,7 +207,14 @@ impl SigregIntegrated {
         let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
         let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
         let table = (n >= SIG_TABLE_MIN_ROWS)
-            .then(|| Table::build(0.0, s_max.max(1e-300), TABLE_TOLERANCE, |s| profile.eval(s)))
+            .then(|| {
+                Table::build(
+                    0.0,
+                    s_max.max(1e-300),
+                    Accuracy::Global(TABLE_TOLERANCE),
+                    |s| profile.eval(s),
+                )
+            })
             .flatten();
         let eval = |s: f64| match &table {
             Some(t) => t.value_and_slope(s),
