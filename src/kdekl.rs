@@ -127,15 +127,34 @@ impl KdeKl {
         let n = rows.len();
         let kernel = &self.kernel;
         let table = self.table.as_ref();
-        let value = |c: f64| table.map_or_else(|| kernel.eval(c), |t| t.value(c));
-        let slope = |c: f64| table.map_or_else(|| kernel.eval_d1(c), |t| t.value_and_slope(c).1);
+        // (phi, phi') at every cosine of a tile row, from the table or the series.
+        let eval = |g: &[f64], v: &mut [f64], s: Option<&mut [f64]>| match table {
+            Some(t) => t.eval_batch(g, v, s),
+            None => {
+                for (j, &c) in g.iter().enumerate() {
+                    v[j] = kernel.eval(c);
+                }
+                if let Some(s) = s {
+                    for (j, &c) in g.iter().enumerate() {
+                        s[j] = kernel.eval_d1(c);
+                    }
+                }
+            }
+        };
         // Pass 1: leave-one-out densities. Series values a rounding error below zero
         // (the true kernel is positive) count as zero.
         let req = PairRequest {
             row_values: true,
             ..Default::default()
         };
-        let sums = pair_sums(rows.x.view(), &|_, _, g: f64| (value(g).max(0.0), 0.0), req);
+        let densities =
+            |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| {
+                eval(g, v, None);
+                for x in v.iter_mut() {
+                    *x = x.max(0.0);
+                }
+            };
+        let sums = pair_sums(rows.x.view(), &densities, req);
         let nm1 = (n - 1) as f64;
         let mut a = 0.0;
         for (i, s) in sums.row_values.iter().enumerate() {
@@ -159,11 +178,15 @@ impl KdeKl {
             gradient: true,
             ..Default::default()
         };
-        let sums = pair_sums(
-            rows.x.view(),
-            &|i, j, g: f64| (0.0, slope(g) * (inv_q[i] + inv_q[j])),
-            req,
-        );
+        let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+            if let Some(w) = w {
+                eval(g, v, Some(&mut *w));
+                for (b, x) in w.iter_mut().enumerate() {
+                    *x *= inv_q[i] + inv_q[j0 + b];
+                }
+            }
+        };
+        let sums = pair_sums(rows.x.view(), &weights, req);
         let g = sums.grad.expect("gradient requested");
         let grad = rows.chain(&g, factor / (n as f64 * nm1))?;
         Ok((loss, Some(grad)))

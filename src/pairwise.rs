@@ -2,7 +2,8 @@
 //!
 //! Given rows `x_1..x_N` and a symmetric pair term `(i, j, g_ij) -> (f_ij, w_ij)`
 //! with `g_ij = x_i . x_j`, it returns `sum_{i,j} f_ij`, optionally the row sums of
-//! `f` and `w`, and the product `G = W X` (`G_i = sum_j w_ij x_j`).
+//! `f` and `w`, and the product `G = W X` (`G_i = sum_j w_ij x_j`). The term is
+//! evaluated a tile row at a time ([`PairTerm`]), so that evaluations can overlap.
 //!
 //! The rows are cut into tiles of [`TILE`] rows. Only tile pairs `(I, J)` with
 //! `I <= J` are visited (symmetry halves the Gram work); each visit computes the
@@ -49,6 +50,24 @@ pub(crate) struct PairSums<F> {
     pub grad: Option<Array2<F>>,
 }
 
+/// A symmetric pair term, evaluated for row `i` against the columns
+/// `j0 .. j0 + g.len()` of a tile: `g` holds the inner products `x_i . x_j` on entry
+/// (the term may overwrite it as scratch); it writes the values `f_ij` into `f` and,
+/// when asked, the weights `w_ij` into `w`. It must satisfy `f_ij = f_ji`, `w_ij = w_ji`.
+pub(crate) trait PairTerm: Sync {
+    fn row(&self, i: usize, j0: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>);
+}
+
+impl<T> PairTerm for T
+where
+    T: Fn(usize, usize, &mut [f64], &mut [f64], Option<&mut [f64]>) + Sync,
+{
+    #[inline(always)]
+    fn row(&self, i: usize, j0: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>) {
+        self(i, j0, g, f, w)
+    }
+}
+
 /// Per-tile accumulators, each touched by one tile pair at a time.
 struct TileAcc<'a, F> {
     grad: Option<ArrayViewMut2<'a, F>>,
@@ -82,14 +101,12 @@ fn schedule(n: usize) -> Vec<Vec<(usize, usize)>> {
     rounds
 }
 
-/// Runs the engine on the rows `x` with the symmetric pair term `term`.
-///
-/// `term(i, j, g)` must equal `term(j, i, g)`; it returns the value `f_ij` and
-/// the weight `w_ij` (ignored unless a gradient or row weights are requested).
+/// Runs the engine on the rows `x` with the symmetric pair term `term`; weights are
+/// asked of the term only when a gradient or row weights are requested.
 pub(crate) fn pair_sums<F, T>(x: ArrayView2<F>, term: &T, req: PairRequest) -> PairSums<F>
 where
     F: Real,
-    T: Fn(usize, usize, f64) -> (f64, f64) + Sync,
+    T: PairTerm + ?Sized,
 {
     let (n, d) = x.dim();
     let tiles = n.div_ceil(TILE);
@@ -133,32 +150,36 @@ where
         let mut rw_j = vec![0.0; if req.row_weights { bj } else { 0 }];
         let diag = ti == tj;
         let mut sum = 0.0f64;
+        let (mut gbuf, mut fbuf, mut wbuf) = (vec![0.0f64; bj], vec![0.0f64; bj], vec![0.0f64; bj]);
         for a in 0..bi {
-            let mut row_sum = 0.0f64;
-            let mut row_wsum = 0.0f64;
-            for b in 0..bj {
-                if diag && a == b && !req.diagonal {
-                    continue;
-                }
-                let (f, wt) = term(i0 + a, j0 + b, gram[[a, b]].to_f64());
-                row_sum += f;
-                if req.row_values {
-                    rv_j[b] += f;
-                }
-                if need_w {
-                    w[[a, b]] = F::from_f64(wt);
-                    row_wsum += wt;
-                    if req.row_weights {
-                        rw_j[b] += wt;
-                    }
-                }
+            for (gv, x) in gbuf.iter_mut().zip(gram.row(a)) {
+                *gv = x.to_f64();
             }
+            term.row(
+                i0 + a,
+                j0,
+                &mut gbuf,
+                &mut fbuf,
+                need_w.then_some(&mut wbuf[..]),
+            );
+            if diag && !req.diagonal {
+                fbuf[a] = 0.0;
+                wbuf[a] = 0.0;
+            }
+            let row_sum: f64 = fbuf.iter().sum();
             sum += row_sum;
             if req.row_values {
                 rv_i[a] = row_sum;
+                add_into(&mut rv_j, &fbuf);
+            }
+            if need_w {
+                for (wv, x) in w.row_mut(a).iter_mut().zip(&wbuf) {
+                    *wv = F::from_f64(*x);
+                }
             }
             if req.row_weights {
-                rw_i[a] = row_wsum;
+                rw_i[a] = wbuf.iter().sum();
+                add_into(&mut rw_j, &wbuf);
             }
         }
         // Lock order is fixed (ti <= tj) and within a round no tile is shared.
@@ -272,11 +293,18 @@ mod tests {
                     row_values: true,
                     row_weights: true,
                 };
-                let out = pair_sums(
-                    x.view(),
-                    &|_, _, g: f64| (g * g + 0.5 * g, 2.0 * g + 0.5),
-                    req,
-                );
+                let term =
+                    |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
+                        for (fv, gv) in f.iter_mut().zip(g.iter()) {
+                            *fv = gv * gv + 0.5 * gv;
+                        }
+                        if let Some(w) = w {
+                            for (wv, gv) in w.iter_mut().zip(g.iter()) {
+                                *wv = 2.0 * gv + 0.5;
+                            }
+                        }
+                    };
+                let out = pair_sums(x.view(), &term, req);
                 let (total, rv, rw, g) = brute(&x, diagonal);
                 assert!((out.total - total).abs() <= 1e-9 * total.abs().max(1.0));
                 for i in 0..n {

@@ -38,8 +38,8 @@ pub(crate) struct Table {
     hi: f64,
     inv_h: f64,
     intervals: usize,
-    /// `intervals` blocks of `NC` value coefficients then `NC` slope coefficients.
-    coeffs: Vec<f64>,
+    /// Per interval: `NC` value coefficients, then `NC` slope coefficients.
+    blocks: Vec<[f64; 2 * NC]>,
 }
 
 /// Chebyshev points of the first kind on [-1, 1], `cos(pi (k + 1/2) / NC)`.
@@ -127,7 +127,7 @@ impl Table {
         f: &impl Fn(f64) -> (f64, f64),
     ) -> Option<Table> {
         let h = (hi - lo) / intervals as f64;
-        let mut coeffs = Vec::with_capacity(intervals * 2 * NC);
+        let mut blocks = Vec::with_capacity(intervals);
         let (mut global_v, mut global_s) = (0.0f64, 0.0f64);
         let (mut global_err_v, mut global_err_s) = (0.0f64, 0.0f64);
         for i in 0..intervals {
@@ -162,8 +162,9 @@ impl Table {
                 scale_v = scale_v.max(v.abs());
                 scale_s = scale_s.max(s.abs());
             }
-            coeffs.extend_from_slice(&mv);
-            coeffs.extend_from_slice(&ms);
+            blocks.push(std::array::from_fn(
+                |k| if k < NC { mv[k] } else { ms[k - NC] },
+            ));
             match accuracy {
                 Accuracy::Global(_) => {
                     global_v = global_v.max(scale_v);
@@ -192,30 +193,71 @@ impl Table {
             hi,
             inv_h: intervals as f64 / (hi - lo),
             intervals,
-            coeffs,
+            blocks,
         })
     }
 
     /// `(value, slope)` at `x`, clamped into `[lo, hi]`.
     #[inline(always)]
     pub fn value_and_slope(&self, x: f64) -> (f64, f64) {
-        let (c, base) = self.locate(x);
-        (horner(&c[..NC], base), horner(&c[NC..], base))
+        let (i, t) = self.locate(x);
+        let c = &self.blocks[i];
+        (horner(&c[..NC], t), horner(&c[NC..], t))
     }
 
     /// The value at `x`, clamped into `[lo, hi]`.
     #[inline(always)]
     pub fn value(&self, x: f64) -> f64 {
-        let (c, base) = self.locate(x);
-        horner(&c[..NC], base)
+        let (i, t) = self.locate(x);
+        horner(&self.blocks[i][..NC], t)
     }
 
+    /// Values (and slopes, if asked) at every `x`: lanes of independent Horner chains
+    /// interleaved so that their latencies overlap.
+    pub fn eval_batch(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
+        const LANES: usize = 4;
+        let n = x.len().min(values.len());
+        let full = n - n % LANES;
+        for start in (0..full).step_by(LANES) {
+            let mut blk = [&self.blocks[0]; LANES];
+            let mut t = [0.0f64; LANES];
+            for l in 0..LANES {
+                let (i, tl) = self.locate(x[start + l]);
+                blk[l] = &self.blocks[i];
+                t[l] = tl;
+            }
+            let mut v = [0.0f64; LANES];
+            let mut s = [0.0f64; LANES];
+            for l in 0..LANES {
+                v[l] = blk[l][NC - 1];
+                s[l] = blk[l][2 * NC - 1];
+            }
+            for k in (0..NC - 1).rev() {
+                for l in 0..LANES {
+                    v[l] = v[l] * t[l] + blk[l][k];
+                    s[l] = s[l] * t[l] + blk[l][NC + k];
+                }
+            }
+            values[start..start + LANES].copy_from_slice(&v);
+            if let Some(out) = slopes.as_deref_mut() {
+                out[start..start + LANES].copy_from_slice(&s);
+            }
+        }
+        for j in full..n {
+            let (v, s) = self.value_and_slope(x[j]);
+            values[j] = v;
+            if let Some(out) = slopes.as_deref_mut() {
+                out[j] = s;
+            }
+        }
+    }
+
+    /// The interval holding `x` (clamped into `[lo, hi]`) and the local coordinate.
     #[inline(always)]
-    fn locate(&self, x: f64) -> (&[f64], f64) {
+    fn locate(&self, x: f64) -> (usize, f64) {
         let u = (x.clamp(self.lo, self.hi) - self.lo) * self.inv_h;
         let i = (u as usize).min(self.intervals - 1);
-        let local = 2.0 * (u - i as f64) - 1.0;
-        (&self.coeffs[i * 2 * NC..(i + 1) * 2 * NC], local)
+        (i, 2.0 * (u - i as f64) - 1.0)
     }
 }
 
@@ -259,6 +301,18 @@ mod tests {
         let acc = Accuracy::Global(1e-13);
         assert!(Table::build(-1.0, 1.0, acc, |x: f64| ((1e6 * x).sin(), 0.0)).is_none());
         assert!(Table::build(-1.0, 1.0, acc, |_| (f64::NAN, 0.0)).is_none());
+    }
+
+    #[test]
+    fn batch_evaluation_equals_pointwise() {
+        let f = |x: f64| ((3.0 * x).exp(), 3.0 * (3.0 * x).exp());
+        let t = Table::build(-1.0, 1.0, Accuracy::Global(1e-13), f).unwrap();
+        let x: Vec<f64> = (0..23).map(|i| -1.1 + 0.1 * i as f64).collect();
+        let (mut v, mut s) = (vec![0.0; 23], vec![0.0; 23]);
+        t.eval_batch(&x, &mut v, Some(&mut s));
+        for (j, &xj) in x.iter().enumerate() {
+            assert_eq!((v[j], s[j]), t.value_and_slope(xj));
+        }
     }
 
     #[test]

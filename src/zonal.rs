@@ -17,6 +17,21 @@ pub(crate) trait ZonalFunction: Sync {
     fn value(&self, c: f64) -> f64 {
         self.value_and_slope(c).0
     }
+    /// `f` (and `f'`, if asked) at every `c` (each clamped to `[-1, 1]`).
+    fn eval_batch(&self, c: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
+        match slopes {
+            Some(slopes) => {
+                for ((v, s), &x) in values.iter_mut().zip(slopes.iter_mut()).zip(c) {
+                    (*v, *s) = self.value_and_slope(x.clamp(-1.0, 1.0));
+                }
+            }
+            None => {
+                for (v, &x) in values.iter_mut().zip(c) {
+                    *v = self.value(x.clamp(-1.0, 1.0));
+                }
+            }
+        }
+    }
 }
 
 /// A Gegenbauer series and its derivative, as a zonal function.
@@ -79,6 +94,12 @@ impl<Z: ZonalFunction> ZonalFunction for Tabulated<Z> {
             None => self.exact.value(c),
         }
     }
+    fn eval_batch(&self, c: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
+        match &self.table {
+            Some(t) => t.eval_batch(c, values, slopes),
+            None => self.exact.eval_batch(c, values, slopes),
+        }
+    }
 }
 
 /// The mean of `f(c_ij)` over all ordered pairs (diagonal included) of the
@@ -99,19 +120,10 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction>(
         gradient,
         ..Default::default()
     };
-    let sums = if gradient {
-        pair_sums(
-            rows.x.view(),
-            &|_, _, g: f64| f.value_and_slope(g.clamp(-1.0, 1.0)),
-            req,
-        )
-    } else {
-        pair_sums(
-            rows.x.view(),
-            &|_, _, g: f64| (f.value(g.clamp(-1.0, 1.0)), 0.0),
-            req,
-        )
+    let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+        f.eval_batch(g, v, w)
     };
+    let sums = pair_sums(rows.x.view(), &term, req);
     let mean = sums.total / (n * n);
     let grad = match (sums.grad, grad_factor) {
         (Some(g), Some(factor)) => Some(rows.chain(&g, factor * 2.0 / (n * n))?),

@@ -216,9 +216,26 @@ impl SigregIntegrated {
                 )
             })
             .flatten();
-        let eval = |s: f64| match &table {
-            Some(t) => t.value_and_slope(s),
-            None => profile.eval(s),
+        let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+            // squared distances from the Gram row and the squared norms
+            for (b, x) in g.iter_mut().enumerate() {
+                *x = (sq[i] + sq[j0 + b] - 2.0 * *x).max(0.0);
+            }
+            match &table {
+                Some(t) => t.eval_batch(g, v, w),
+                None => match w {
+                    Some(w) => {
+                        for ((x, vv), ww) in g.iter().zip(v.iter_mut()).zip(w.iter_mut()) {
+                            (*vv, *ww) = profile.eval(*x);
+                        }
+                    }
+                    None => {
+                        for (x, vv) in g.iter().zip(v.iter_mut()) {
+                            *vv = profile.eval(*x).0;
+                        }
+                    }
+                },
+            }
         };
         let req = PairRequest {
             diagonal: true,
@@ -226,7 +243,7 @@ impl SigregIntegrated {
             row_weights: gradient,
             ..Default::default()
         };
-        let sums = pair_sums(z, &|i, j, g: f64| eval(sq[i] + sq[j] - 2.0 * g), req);
+        let sums = pair_sums(z, &term, req);
         let nf = n as f64;
         // Middle and constant terms, per knot.
         let mut loss = sums.total / nf;
