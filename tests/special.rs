@@ -1,6 +1,5 @@
 //! Accuracy tests of `special` against mpmath references (`tests/data/make_special.py`),
-//! closed forms, finite differences and a NaN/inf sweep; plus an ignored timing run
-//! (`cargo test --release --test special -- --ignored --nocapture`).
+//! closed forms, finite differences and a NaN/inf sweep.
 
 use serde_json::Value;
 use unisphere::special::{hyp1f1_half, hyp1f1_half_and_derivative, omega, omega_and_derivative};
@@ -345,60 +344,4 @@ fn finite_everywhere() {
     assert!(hyp1f1_half(f64::NAN, 1.0).is_nan() && hyp1f1_half(3.0, f64::NAN).is_nan());
     assert!(hyp1f1_half(3.0, -1.0) > 1.0);
     assert_eq!(hyp1f1_half(3.0, -1e308), f64::INFINITY);
-}
-
-#[test]
-#[ignore = "timing report; run with --release -- --ignored --nocapture"]
-fn timing() {
-    use std::hint::black_box;
-    use std::time::Instant;
-    let n = 200_000;
-    for (d, r) in [
-        (3.0, 5.0),
-        (16.0, 10.0),
-        (64.0, 20.0),
-        (64.0, 40.0),
-        (128.0, 30.0),
-        (256.0, 40.0),
-        (512.0, 60.0),
-        (1024.0, 50.0),
-        (1024.0, 100.0),
-        (4096.0, 300.0),
-        (64.0, 1e6),
-    ] {
-        let t = Instant::now();
-        let mut acc = 0.0;
-        for i in 0..n {
-            acc += omega(black_box(d), black_box(r * (1.0 + 1e-7 * f64::from(i % 7))));
-        }
-        let ns = t.elapsed().as_nanos() as f64 / f64::from(n);
-        let t = Instant::now();
-        for i in 0..n {
-            acc +=
-                omega_and_derivative(black_box(d), black_box(r * (1.0 + 1e-7 * f64::from(i % 7))))
-                    .1;
-        }
-        let ns2 = t.elapsed().as_nanos() as f64 / f64::from(n);
-        println!(
-            "omega d={d} r={r}: {ns:.0} ns/call; omega_and_derivative: {ns2:.0} ns/call ({acc:.3})"
-        );
-    }
-    for (d, x) in [
-        (64.0, 10.0),
-        (256.0, 100.0),
-        (256.0, 512.0),
-        (1024.0, 1024.0),
-        (4096.0, 1800.0),
-        (4096.0, 4096.0),
-        (4096.0, 8192.0),
-    ] {
-        let m = 20_000;
-        let t = Instant::now();
-        let mut acc = 0.0;
-        for _ in 0..m {
-            acc += hyp1f1_half(black_box(d), black_box(x));
-        }
-        let ns = t.elapsed().as_nanos() as f64 / f64::from(m);
-        println!("hyp1f1_half d={d} x={x}: {ns:.0} ns/call ({acc:.3})");
-    }
 }
