@@ -29,6 +29,7 @@
 
 pub use ndarray;
 
+pub mod diagnostics;
 mod error;
 mod kdekl;
 pub mod kernel;

@@ -147,7 +147,7 @@ impl SigTwinProfile {
 
 /// Below this many rows the SIGReg twin evaluates its profile directly instead of
 /// tabulating it for the call's range of distances.
-const SIG_TABLE_MIN_ROWS: usize = 512;
+const SIG_TABLE_MIN_ROWS: usize = 64;
 
 /// The exact average of [`Sigreg`](super::Sigreg) over uniformly random directions:
 /// radial in `|z_i - z_j|` (from the Gram matrix and the row norms), deterministic,
