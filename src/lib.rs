@@ -29,6 +29,8 @@
 
 pub use ndarray;
 
+#[cfg(feature = "candle")]
+pub mod candle;
 pub mod diagnostics;
 mod error;
 mod kdekl;
