@@ -5,7 +5,7 @@ use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
-use crate::regularizer::{Regularizer, Scale};
+use crate::regularizer::{Objective, Scale};
 use crate::rows::{SphereRows, check_input};
 use crate::table::{Accuracy, Table};
 use ndarray::{Array2, ArrayView2};
@@ -119,8 +119,18 @@ impl KdeKl {
             }
         }
     }
+}
 
-    fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
+impl Objective for KdeKl {
+    fn label(&self) -> String {
+        format!("KDE-KL[{}]", crate::kernel::describe(&self.kernel))
+    }
+
+    fn evaluate<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
         let (offset, factor) = self.affine()?;
         check_input(&z, 2, Some(self.kernel.dim()))?;
         let rows = SphereRows::new(&z)?;
@@ -197,21 +207,6 @@ impl KdeKl {
 pub(crate) fn ln_sphere_area(d: usize) -> f64 {
     let h = d as f64 / 2.0;
     std::f64::consts::LN_2 + h * std::f64::consts::PI.ln() - statrs::function::gamma::ln_gamma(h)
-}
-
-impl<F: Real> Regularizer<F> for KdeKl {
-    fn name(&self) -> String {
-        format!("KDE-KL[{}]", crate::kernel::describe(&self.kernel))
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
-use crate::regularizer::{Regularizer, Scale};
+use crate::regularizer::{Objective, Scale};
 use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
 use ndarray::{Array2, ArrayView2};
 
@@ -81,8 +81,18 @@ impl Ksd {
             Scale::Paper => 1.0 / self.stein.exact.value.eval(1.0),
         }
     }
+}
 
-    fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
+impl Objective for Ksd {
+    fn label(&self) -> String {
+        format!("KSD[{}]", crate::kernel::describe(&self.kernel))
+    }
+
+    fn evaluate<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
         let factor = self.factor();
         let (mean, grad) = zonal_mean(
             z,
@@ -91,20 +101,5 @@ impl Ksd {
             gradient.then_some(factor),
         )?;
         Ok((mean * factor, grad))
-    }
-}
-
-impl<F: Real> Regularizer<F> for Ksd {
-    fn name(&self) -> String {
-        format!("KSD[{}]", crate::kernel::describe(&self.kernel))
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }

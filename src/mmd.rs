@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
-use crate::regularizer::{Regularizer, Scale};
+use crate::regularizer::{Objective, Scale};
 use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
 use ndarray::{Array2, ArrayView2};
 
@@ -67,8 +67,18 @@ impl Mmd {
             Scale::Paper => 1.0 / self.centred.exact.value.eval(1.0),
         }
     }
+}
 
-    fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
+impl Objective for Mmd {
+    fn label(&self) -> String {
+        format!("MMD[{}]", crate::kernel::describe(self.kernel()))
+    }
+
+    fn evaluate<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
         let factor = self.factor();
         let (mean, grad) = zonal_mean(
             z,
@@ -77,20 +87,5 @@ impl Mmd {
             gradient.then_some(factor),
         )?;
         Ok((mean * factor, grad))
-    }
-}
-
-impl<F: Real> Regularizer<F> for Mmd {
-    fn name(&self) -> String {
-        format!("MMD[{}]", crate::kernel::describe(self.kernel()))
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }

@@ -1,6 +1,7 @@
 //! The [`Regularizer`] trait every objective implements, and the [`Scale`] option.
 
 use crate::error::Result;
+use crate::real::Real;
 use ndarray::{Array2, ArrayView2};
 
 /// A uniformity regularizer: a loss of an `N x d` batch of embeddings and its
@@ -29,6 +30,34 @@ pub trait Regularizer<F> {
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64>;
     /// The loss and its gradient with respect to `z` (same shape as `z`).
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)>;
+}
+
+/// What every objective of this crate implements once, generically over the element
+/// type; [`Regularizer`] then follows for `f32` and `f64`.
+pub(crate) trait Objective {
+    /// The name reported by [`Regularizer::name`].
+    fn label(&self) -> String;
+    /// The loss and, when `gradient` is set, its gradient with respect to `z`.
+    fn evaluate<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)>;
+}
+
+impl<F: Real, T: Objective> Regularizer<F> for T {
+    fn name(&self) -> String {
+        self.label()
+    }
+
+    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
+        Ok(self.evaluate(z, false)?.0)
+    }
+
+    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
+        let (loss, grad) = self.evaluate(z, true)?;
+        Ok((loss, grad.expect("evaluate returns a gradient when asked")))
+    }
 }
 
 /// The scale on which an objective is reported.

@@ -127,7 +127,6 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction>(
     f: &Z,
     grad_factor: Option<f64>,
 ) -> Result<(f64, Option<Array2<F>>)> {
-    let gradient = grad_factor.is_some();
     check_input(&z, 2, dim)?;
     let rows = SphereRows::new(&z)?;
     if let Some(q) = f.quadratic()

@@ -10,7 +10,7 @@ use super::susreg::susreg_target;
 use crate::error::Result;
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
-use crate::regularizer::Regularizer;
+use crate::regularizer::Objective;
 use crate::rows::{check_finite_output, check_input};
 use crate::special::omega;
 use crate::table::{Accuracy, Table};
@@ -75,8 +75,14 @@ impl SusregIntegrated {
         self.exact_target = Some(exact);
         self
     }
+}
 
-    fn run<F: Real>(
+impl Objective for SusregIntegrated {
+    fn label(&self) -> String {
+        "SUSReg-integrated".into()
+    }
+
+    fn evaluate<F: Real>(
         &mut self,
         z: ArrayView2<F>,
         gradient: bool,
@@ -105,21 +111,6 @@ impl SusregIntegrated {
             .map(|((t, w), p)| w * (p * p - 2.0 * p * omega(d as f64, sd * t)))
             .sum();
         Ok((n * (mean + constant), grad))
-    }
-}
-
-impl<F: Real> Regularizer<F> for SusregIntegrated {
-    fn name(&self) -> String {
-        "SUSReg-integrated".into()
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }
 
@@ -177,8 +168,18 @@ impl SigregIntegrated {
         self.grid = EppsPulleyGrid::new(t_max, knots)?;
         Ok(self)
     }
+}
 
-    fn run<F: Real>(&self, z: ArrayView2<F>, gradient: bool) -> Result<(f64, Option<Array2<F>>)> {
+impl Objective for SigregIntegrated {
+    fn label(&self) -> String {
+        "SIGReg-integrated".into()
+    }
+
+    fn evaluate<F: Real>(
+        &mut self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
         check_input(&z, 2, None)?;
         let (n, d) = z.dim();
         let df = d as f64;
@@ -272,20 +273,5 @@ impl SigregIntegrated {
         }
         check_finite_output(&g)?;
         Ok((loss, Some(g)))
-    }
-}
-
-impl<F: Real> Regularizer<F> for SigregIntegrated {
-    fn name(&self) -> String {
-        "SIGReg-integrated".into()
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }

@@ -3,7 +3,7 @@
 use super::{Directions, EppsPulleyGrid, sliced_statistic};
 use crate::error::Result;
 use crate::real::Real;
-use crate::regularizer::Regularizer;
+use crate::regularizer::Objective;
 use crate::rows::{check_finite_output, check_input};
 use ndarray::{Array2, ArrayView2};
 
@@ -58,8 +58,14 @@ impl Sigreg {
     pub fn grid(&self) -> &EppsPulleyGrid {
         &self.grid
     }
+}
 
-    fn run<F: Real>(
+impl Objective for Sigreg {
+    fn label(&self) -> String {
+        format!("SIGReg[{}]", self.directions.describe())
+    }
+
+    fn evaluate<F: Real>(
         &mut self,
         z: ArrayView2<F>,
         gradient: bool,
@@ -77,20 +83,5 @@ impl Sigreg {
             check_finite_output(g)?;
         }
         Ok((loss, grad))
-    }
-}
-
-impl<F: Real> Regularizer<F> for Sigreg {
-    fn name(&self) -> String {
-        format!("SIGReg[{}]", self.directions.describe())
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }

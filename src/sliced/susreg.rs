@@ -4,7 +4,7 @@
 use super::{Directions, EppsPulleyGrid, sliced_statistic};
 use crate::error::Result;
 use crate::real::Real;
-use crate::regularizer::Regularizer;
+use crate::regularizer::Objective;
 use crate::rows::{SphereRows, check_input};
 use crate::special::omega;
 use ndarray::{Array2, ArrayView2};
@@ -84,8 +84,14 @@ impl Susreg {
     pub fn grid(&self) -> &EppsPulleyGrid {
         &self.grid
     }
+}
 
-    fn run<F: Real>(
+impl Objective for Susreg {
+    fn label(&self) -> String {
+        format!("SUSReg[{}]", self.directions.describe())
+    }
+
+    fn evaluate<F: Real>(
         &mut self,
         z: ArrayView2<F>,
         gradient: bool,
@@ -108,20 +114,5 @@ impl Susreg {
             None => None,
         };
         Ok((loss, grad))
-    }
-}
-
-impl<F: Real> Regularizer<F> for Susreg {
-    fn name(&self) -> String {
-        format!("SUSReg[{}]", self.directions.describe())
-    }
-
-    fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.run(z, false)?.0)
-    }
-
-    fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.run(z, true)?;
-        Ok((loss, grad.expect("gradient requested")))
     }
 }
