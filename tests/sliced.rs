@@ -196,6 +196,14 @@ fn large_batches_use_tables_and_agree_with_f32() {
     let q = random_rotation(12, 9);
     let vr = Regularizer::<f64>::loss(&mut twin, z.dot(&q).view()).unwrap();
     assert!((v - vr).abs() < 1e-11 * v.abs());
+    // The cached table gives the same numbers as a fresh instance.
+    let fresh = Regularizer::<f64>::loss(&mut SigregIntegrated::new(), z.view()).unwrap();
+    assert_eq!(
+        Regularizer::<f64>::loss(&mut twin, z.view())
+            .unwrap()
+            .to_bits(),
+        fresh.to_bits()
+    );
 }
 
 #[test]
@@ -266,6 +274,14 @@ fn bad_input_is_an_error() {
     assert!(g.iter().all(|v| v.is_finite()));
     assert_eq!(regs[1].loss(z.view()), Err(Error::ZeroRow { row: 3 }));
     assert_eq!(regs[3].loss(z.view()), Err(Error::ZeroRow { row: 3 }));
+    // Rows so large that their squared distances overflow: a clear error from the twin.
+    let huge = gaussian(6, 4, 2).mapv(|v| v * 1e160);
+    assert!(matches!(
+        regs[2].loss(huge.view()),
+        Err(Error::NotRepresentable { .. })
+    ));
+    let (v, g) = regs[0].loss_and_grad(huge.view()).unwrap();
+    assert!(v.is_finite() && g.iter().all(|x| x.is_finite()));
     // Huge raw embeddings stay finite for SIGReg and its twin.
     let big = gaussian(6, 4, 2).mapv(|v| v * 1e150);
     for k in [0, 2] {

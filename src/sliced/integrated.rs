@@ -7,7 +7,7 @@
 
 use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
 use crate::regularizer::Objective;
@@ -155,6 +155,10 @@ const SIG_TABLE_MIN_ROWS: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub struct SigregIntegrated {
     grid: EppsPulleyGrid,
+    /// The profile tabulated on `[0, s_hi]` for dimension `d`: `(d, s_hi, table)`,
+    /// `s_hi` a power of two, so a table depends only on the range it must cover and
+    /// is reused across calls whose squared distances fit in it.
+    table: Option<(usize, f64, Table)>,
 }
 
 impl SigregIntegrated {
@@ -166,7 +170,22 @@ impl SigregIntegrated {
     /// The Epps–Pulley grid: `knots` (odd, >= 3) points on `[0, t_max]`.
     pub fn with_grid(mut self, t_max: f64, knots: usize) -> Result<Self> {
         self.grid = EppsPulleyGrid::new(t_max, knots)?;
+        self.table = None;
         Ok(self)
+    }
+
+    /// The cached table for dimension `d` covering squared distances up to `s_max`,
+    /// built (on the next power of two) if the cache does not cover it.
+    fn table_for(&mut self, d: usize, s_max: f64, profile: &SigTwinProfile) -> Option<&Table> {
+        let s_hi = 2f64.powi(s_max.max(f64::MIN_POSITIVE).log2().ceil() as i32);
+        let cached = matches!(&self.table, Some((td, hi, _)) if *td == d && *hi == s_hi);
+        if !cached {
+            self.table = Table::build(0.0, s_hi, Accuracy::Global(TABLE_TOLERANCE), |s| {
+                profile.eval(s)
+            })
+            .map(|t| (d, s_hi, t));
+        }
+        self.table.as_ref().map(|(_, _, t)| t)
     }
 }
 
@@ -207,16 +226,16 @@ impl Objective for SigregIntegrated {
             .collect();
         let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
         let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
-        let table = (n >= SIG_TABLE_MIN_ROWS)
-            .then(|| {
-                Table::build(
-                    0.0,
-                    s_max.max(1e-300),
-                    Accuracy::Global(TABLE_TOLERANCE),
-                    |s| profile.eval(s),
-                )
-            })
-            .flatten();
+        if !s_max.is_finite() {
+            return Err(Error::NotRepresentable {
+                what: "squared distances between rows overflow f64; rescale the embeddings".into(),
+            });
+        }
+        let table = if n >= SIG_TABLE_MIN_ROWS {
+            self.table_for(d, s_max, &profile)
+        } else {
+            None
+        };
         let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
             // squared distances from the Gram row and the squared norms
             for (b, x) in g.iter_mut().enumerate() {
