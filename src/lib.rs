@@ -44,6 +44,7 @@ mod rows;
 pub mod sliced;
 pub mod special;
 mod table;
+pub mod uniformity;
 mod zonal;
 
 pub use error::{Error, Result};

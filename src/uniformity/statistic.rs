@@ -1,0 +1,112 @@
+//! Evaluation of a test statistic `(1/n) sum_{i,j} psi(x_i . x_j)` (diagonal
+//! included or not) on unit rows: one pass of the pairwise engine, or the first two
+//! moments of the sample when `psi` has degree at most 2.
+
+use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
+use crate::pairwise::{PairRequest, pair_sums};
+use crate::real::Real;
+use crate::zonal::{SeriesProfile, Tabulated, ZonalFunction};
+use ndarray::{Array2, ArrayView2};
+use std::f64::consts::PI;
+
+/// A test's kernel, in the form that evaluates fastest.
+#[derive(Debug)]
+pub(super) enum Profile {
+    /// `psi = v1 N(d,1) P_1 + v2 N(d,2) P_2`: from the sample mean and second moment.
+    Moments {
+        v1: f64,
+        v2: f64,
+    },
+    /// A finite Gegenbauer series (Sobolev weights, kernels).
+    Series(Tabulated<SeriesProfile>),
+    Poisson(Tabulated<PoissonProfile>),
+    Softmax(Tabulated<SoftmaxProfile>),
+    /// A kernel tabulated in a half-angle variable.
+    Angular(AngularTable),
+    /// Giné's `G_n`: `1/2 - g sin(theta)`.
+    GineGn {
+        g: f64,
+    },
+    /// `tau - |x - y|^s`.
+    Riesz {
+        tau: f64,
+        s: f64,
+    },
+    /// PAD on the circle, `1 - 2 ln(2 pi) + (theta ln theta + (2 pi - theta) ln(2 pi - theta))/pi`.
+    PadCircle,
+}
+
+impl Profile {
+    /// `(1/n) sum psi(x_i . x_j)` over ordered pairs of the unit rows `x`, with or
+    /// without the pairs `(i, i)`. The diagonal adds `n psi(1)` exactly: the Gram
+    /// diagonal is 1 only to rounding, and kernels with a kink at `c = 1` would
+    /// turn that rounding into errors of `1e-8` per point.
+    pub fn mean<F: Real>(&self, x: ArrayView2<F>, diagonal: bool, psi1: f64) -> f64 {
+        let n = x.nrows() as f64;
+        let diagonal_total = if diagonal { n * psi1 } else { 0.0 };
+        let off_diagonal = match self {
+            Profile::Moments { v1, v2 } => return moments(x, *v1, *v2),
+            Profile::Series(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
+            Profile::Poisson(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
+            Profile::Softmax(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
+            Profile::Angular(t) => pair_total(x, |c, v| t.eval_batch(c, v)),
+            Profile::GineGn { g } => pair_total(
+                x,
+                scalar(|c| 0.5 - g * ((1.0 - c) * (1.0 + c)).max(0.0).sqrt()),
+            ),
+            Profile::Riesz { tau, s } => {
+                let half = 0.5 * s;
+                pair_total(x, scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).powf(half)))
+            }
+            Profile::PadCircle => pair_total(x, scalar(pad_circle)),
+        };
+        (off_diagonal + diagonal_total) / n
+    }
+}
+
+/// `sum_{i != j} psi(g_ij)` over ordered pairs through the pairwise engine;
+/// `batch(c, v)` writes `psi(c_j)` into `v_j` (and may overwrite `c` as scratch).
+fn pair_total<F: Real>(x: ArrayView2<F>, batch: impl Fn(&mut [f64], &mut [f64]) + Sync) -> f64 {
+    let req = PairRequest {
+        diagonal: false,
+        ..Default::default()
+    };
+    let term =
+        |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| batch(g, v);
+    pair_sums(x, &term, req).total
+}
+
+/// A batch evaluator from a scalar kernel (the cosines clamped to `[-1, 1]`).
+fn scalar(psi: impl Fn(f64) -> f64 + Sync) -> impl Fn(&mut [f64], &mut [f64]) + Sync {
+    move |c, v| {
+        for (vj, cj) in v.iter_mut().zip(c.iter()) {
+            *vj = psi(cj.clamp(-1.0, 1.0));
+        }
+    }
+}
+
+/// `v1 d |sum x|^2 / n + v2 (d + 2)/(2 n) (d |X^T X|_F^2 - n^2)`, the degree-1 and
+/// degree-2 Sobolev statistics (Rayleigh, Bingham) in `O(n d^2)`.
+fn moments<F: Real>(x: ArrayView2<F>, v1: f64, v2: f64) -> f64 {
+    let (n, d) = x.dim();
+    let x64: Array2<f64> = x.mapv(|v| v.to_f64());
+    let (nf, df) = (n as f64, d as f64);
+    let mut stat = 0.0;
+    if v1 != 0.0 {
+        let s = x64.sum_axis(ndarray::Axis(0));
+        stat += v1 * df * s.dot(&s) / nf;
+    }
+    if v2 != 0.0 {
+        let m = x64.t().dot(&x64);
+        let frob: f64 = m.iter().map(|v| v * v).sum();
+        stat += v2 * (df + 2.0) / (2.0 * nf) * (df * frob - nf * nf);
+    }
+    stat
+}
+
+/// The PAD kernel on the circle.
+fn pad_circle(c: f64) -> f64 {
+    let th = c.acos();
+    let xlx = |x: f64| if x > 0.0 { x * x.ln() } else { 0.0 };
+    1.0 - 2.0 * (2.0 * PI).ln() + (xlx(th) + xlx(2.0 * PI - th)) / PI
+}
