@@ -29,6 +29,11 @@
 
 pub use ndarray;
 
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod diagnostics;
