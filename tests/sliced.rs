@@ -120,8 +120,8 @@ proptest! {
         let z = pseudo_random(n, d, seed).mapv(|v| 1.5 * v) + 0.1;
         let a = directions(m, d, seed, 0);
         let mut regs: Vec<Box<dyn Regularizer<f64>>> = vec![
-            Box::new(Sigreg::new(1, 0).unwrap().with_directions(a.view()).unwrap()),
-            Box::new(Susreg::new(1, 0).unwrap().with_directions(a.view()).unwrap()),
+            Box::new(Sigreg::new(1, 0).unwrap().with_directions(&a)),
+            Box::new(Susreg::new(1, 0).unwrap().with_directions(a.view())),
             Box::new(SigregIntegrated::new()),
             Box::new(SusregIntegrated::new()),
             Box::new(SusregIntegrated::new().with_grid(2.0, 5).unwrap()),
@@ -228,15 +228,22 @@ fn bad_input_is_an_error() {
             .is_err()
     );
     let bad_dirs = Array2::<f64>::zeros((2, 3));
+    let mut bad = Sigreg::new(1, 0).unwrap().with_directions(&bad_dirs);
     assert!(matches!(
-        Sigreg::new(1, 0).unwrap().with_directions(bad_dirs.view()),
+        bad.loss(gaussian(5, 3, 0).view()),
         Err(Error::ZeroRow { .. })
     ));
+    let mut nan_dirs = directions(2, 3, 0, 0);
+    nan_dirs[[1, 2]] = f64::NAN;
+    let mut bad = Susreg::new(1, 0).unwrap().with_directions(&nan_dirs);
+    assert_eq!(
+        bad.loss(gaussian(5, 3, 0).view()),
+        Err(Error::NonFinite { row: 1, col: 2 })
+    );
     // directions of the wrong dimension
     let mut fixed = Sigreg::new(1, 0)
         .unwrap()
-        .with_directions(directions(2, 4, 0, 0).view())
-        .unwrap();
+        .with_directions(&directions(2, 4, 0, 0));
     assert!(matches!(
         fixed.loss(gaussian(5, 3, 0).view()),
         Err(Error::Shape { .. })

@@ -33,8 +33,9 @@ const CHUNK: usize = 128;
 pub(crate) enum Directions {
     /// Drawn afresh on every call from a generator seeded by `(seed, step)`.
     Fresh { slices: usize, seed: u64, step: u64 },
-    /// Fixed by the caller: `M x d`, rows of unit length.
-    Fixed(Array2<f64>),
+    /// Fixed by the caller: `M x d`, rows of unit length; or why the caller's
+    /// matrix is not usable (reported by every call).
+    Fixed(std::result::Result<Array2<f64>, Error>),
 }
 
 /// SplitMix64 finaliser: decorrelates `(seed, step)` pairs into generator seeds.
@@ -87,8 +88,13 @@ impl Directions {
         })
     }
 
-    /// Checks and normalises caller-given directions (one per row).
-    pub fn fixed(a: ArrayView2<f64>) -> Result<Self> {
+    /// Checks and normalises caller-given directions (one per row); a matrix that is
+    /// not usable is kept as the error that every call will return.
+    pub fn fixed(a: ArrayView2<f64>) -> Self {
+        Directions::Fixed(Directions::checked(a))
+    }
+
+    fn checked(a: ArrayView2<f64>) -> Result<Array2<f64>> {
         let (m, d) = a.dim();
         if m == 0 || m > MAX_SLICES || d < 2 {
             return Err(Error::Shape {
@@ -109,7 +115,7 @@ impl Directions {
             let n = row.dot(&row).sqrt();
             row /= n;
         }
-        Ok(Directions::Fixed(out))
+        Ok(out)
     }
 
     /// The directions for this call (advancing the call counter) in dimension `d`.
@@ -120,7 +126,8 @@ impl Directions {
                 *step += 1;
                 a
             }
-            Directions::Fixed(a) => {
+            Directions::Fixed(checked) => {
+                let a = checked.as_ref().map_err(Clone::clone)?;
                 if a.ncols() != d {
                     return Err(Error::Shape {
                         expected: format!(
@@ -139,7 +146,8 @@ impl Directions {
     pub fn describe(&self) -> String {
         match self {
             Directions::Fresh { slices, .. } => format!("M={slices}"),
-            Directions::Fixed(a) => format!("M={} fixed", a.nrows()),
+            Directions::Fixed(Ok(a)) => format!("M={} fixed", a.nrows()),
+            Directions::Fixed(Err(_)) => "invalid fixed directions".into(),
         }
     }
 }

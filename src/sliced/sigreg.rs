@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::real::Real;
 use crate::regularizer::Objective;
 use crate::rows::{check_finite_output, check_input};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 
 /// SIGReg, exactly as LeJEPA's code: `M` directions uniform on the sphere, the
 /// Epps–Pulley statistic of each projection `u_n = a_m . z_n` of the raw (not
@@ -47,11 +47,12 @@ impl Sigreg {
         Ok(self)
     }
 
-    /// Fixed directions, one per row (`M x d`), normalised inside; the call counter
-    /// no longer matters.
-    pub fn with_directions(mut self, a: ArrayView2<f64>) -> Result<Self> {
-        self.directions = Directions::fixed(a)?;
-        Ok(self)
+    /// Fixed directions, one per row (`M x d`, as `&Array2<f64>` or a view),
+    /// normalised inside; the call counter no longer matters. A matrix with a zero,
+    /// NaN or infinite row, or of the wrong width, makes every call return `Err`.
+    pub fn with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Self {
+        self.directions = Directions::fixed(a.into());
+        self
     }
 
     /// The grid.

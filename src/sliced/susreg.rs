@@ -7,7 +7,7 @@ use crate::real::Real;
 use crate::regularizer::Objective;
 use crate::rows::{SphereRows, check_input};
 use crate::special::omega;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 
 /// Above this dimension SPHERE-JEPA swaps the exact target for `N(0, 1)`.
 pub const GAUSSIAN_TARGET_ABOVE: usize = 256;
@@ -67,10 +67,12 @@ impl Susreg {
         Ok(self)
     }
 
-    /// Fixed directions, one per row (`M x d`), normalised inside.
-    pub fn with_directions(mut self, a: ArrayView2<f64>) -> Result<Self> {
-        self.directions = Directions::fixed(a)?;
-        Ok(self)
+    /// Fixed directions, one per row (`M x d`, as `&Array2<f64>` or a view),
+    /// normalised inside. A matrix with a zero, NaN or infinite row, or of the wrong
+    /// width, makes every call return `Err`.
+    pub fn with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Self {
+        self.directions = Directions::fixed(a.into());
+        self
     }
 
     /// `true`: always the exact target `Omega_d(sqrt(d) t)`; `false`: always
