@@ -87,6 +87,7 @@ fn agrees_with_sphunif() {
     let data = &json["data"];
     let (mut worst_stat, mut worst_p) = ((0.0f64, String::new()), (0.0f64, String::new()));
     let mut worst_exact = 0.0f64;
+    let mut cache = std::collections::HashMap::new();
     for case in json["cases"].as_array().unwrap() {
         let name = case["data"].as_str().unwrap();
         let rows = data[name].as_array().unwrap();
@@ -97,7 +98,11 @@ fn agrees_with_sphunif() {
             .collect();
         let x = Array2::from_shape_vec((rows.len(), d as usize), flat).unwrap();
         let test = case["test"].as_str().unwrap();
-        let t = build(test, &case["param"]);
+        // One test object per (test, parameter, d): the set-up is reused.
+        let key = format!("{test} {} {d}", case["param"]);
+        let t = cache
+            .entry(key)
+            .or_insert_with(|| build(test, &case["param"]));
         let r = t.run(x.view()).unwrap();
         let want = case["statistic"].as_f64().unwrap();
         let label = format!("{} on {name}", t.name());

@@ -93,8 +93,7 @@ impl AngularTable {
     pub fn rothman(k: ProjectedKernel) -> Self {
         let (u_t, beyond) = k.cutoff().unwrap_or((1.0, 0.0));
         AngularTable::build(Var::V { u_t, beyond }, move |v| {
-            let u = u_t - v * v;
-            (k.psi(u), 2.0 * v / PI * k.j(u))
+            (k.psi(u_t - v * v), k.rothman_slope_v(v))
         })
     }
 

@@ -20,11 +20,11 @@ const TOLERANCE: f64 = 1e-7;
 /// The highest degree the weights may be computed to.
 pub(super) const MAX_DEGREE: usize = 1 << 14;
 
-/// `sum_j lambda_j chi^2_{h_j} + shift`.
+/// `sum_j lambda_j (chi^2_{h_j} - h_j) + centre`.
 #[derive(Debug, Clone)]
 pub(super) struct NullDistribution {
     terms: Vec<(f64, f64)>,
-    shift: f64,
+    centre: f64,
     /// The highest Sobolev degree kept.
     pub degree: usize,
 }
@@ -68,7 +68,8 @@ impl NullDistribution {
                 neglected += var[k];
             }
         }
-        // The remainder: its exact mean, its variance, as one scaled chi-square.
+        // The remainder: its exact mean, its variance, as one scaled chi-square
+        // (a constant, which centring removes, when its variance is negligible).
         let rest_mean = psi1 - kept_mean;
         if rest_mean > 0.0 && neglected > 0.0 {
             terms.push((
@@ -76,15 +77,11 @@ impl NullDistribution {
                 2.0 * rest_mean * rest_mean / neglected,
             ));
         }
-        let rest_shift = if rest_mean > 0.0 && neglected > 0.0 {
-            0.0
-        } else {
-            rest_mean
-        };
-        let shift = rest_shift - if diagonal { 0.0 } else { psi1 };
+        // The limit's mean: psi(1) with the diagonal, 0 without (centred U-statistic).
+        let centre = if diagonal { psi1 } else { 0.0 };
         Ok(NullDistribution {
             terms,
-            shift,
+            centre,
             degree,
         })
     }
@@ -96,7 +93,7 @@ impl NullDistribution {
 
     /// `P(S > statistic)` under the limit distribution.
     pub fn upper_tail(&self, statistic: f64) -> Result<f64> {
-        chisq::upper_tail(&self.terms, statistic - self.shift)
+        chisq::upper_tail_centred(&self.terms, statistic - self.centre)
     }
 }
 

@@ -70,6 +70,30 @@ fn quantile(d: f64, t: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// Gauss–Legendre nodes per panel of the angular integrals.
+const RULE: usize = 64;
+
+/// `integral_0^b f(phi) dphi` (`b <= pi/2`) for an integrand carrying the factor
+/// `cos^{d-1} phi` (or one decaying as fast): in high `d` on the window
+/// `[0, sqrt(160/(d-1))]` beyond which that factor is below `e^{-80}`; otherwise
+/// graded towards `pi/2` at the scale `layer`.
+fn angular_integral(
+    rule: &[(f64, f64)],
+    d: f64,
+    b: f64,
+    layer: f64,
+    f: impl Fn(f64) -> f64,
+) -> f64 {
+    let window = (160.0 / (d - 1.0)).sqrt();
+    if window < 1.5 {
+        let hi = b.min(window);
+        let (mid, half) = (0.5 * hi, 0.5 * hi);
+        rule.iter().map(|(x, w)| half * w * f(mid + half * x)).sum()
+    } else {
+        graded_integral(rule, b, layer, f)
+    }
+}
+
 /// Which projected-ecdf statistic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Projected {
@@ -118,7 +142,7 @@ impl ProjectedKernel {
                         x_t,
                         u_t: ((1.0 - x_t) * (1.0 + x_t)).sqrt(),
                         t,
-                        rule: gauss_legendre(24),
+                        rule: gauss_legendre(RULE),
                     },
                 })
             }
@@ -134,16 +158,10 @@ impl ProjectedKernel {
                         rho
                     }
                 };
-                let rule = gauss_legendre(24);
-                // cos^{d-1} phi < e^{-75} beyond phi_max.
-                let phi_max = if d > 40 {
-                    (150.0 / (df - 1.0)).sqrt().min(FRAC_PI_2)
-                } else {
-                    FRAC_PI_2
-                };
+                let rule = gauss_legendre(RULE);
                 let j = |s: f64| {
                     let c = ((1.0 - s) * (1.0 + s)).sqrt();
-                    2.0 * graded_integral(&rule, phi_max, s, |phi: f64| {
+                    2.0 * angular_integral(&rule, df, FRAC_PI_2, s, |phi: f64| {
                         let (sn, cs) = phi.sin_cos();
                         // 1 - c^2 sin^2 = cos^2 + s^2 sin^2, without cancellation.
                         let omx2 = cs * cs + s * s * sn * sn;
@@ -181,15 +199,30 @@ impl ProjectedKernel {
                 if u >= *u_t {
                     return 0.0;
                 }
+                // ((u_t^2 - u^2)/(1 - u^2))^{(d-2)/2} / sqrt(1 - u^2), as a ratio so that
+                // neither power underflows in high d.
                 let one = (1.0 - u) * (1.0 + u);
-                if self.d == 2.0 {
-                    1.0 / one.sqrt()
-                } else {
-                    ((u_t - u) * (u_t + u)).powf(0.5 * (self.d - 2.0))
-                        / one.powf(0.5 * (self.d - 1.0))
-                }
+                let ratio = (u_t - u) * (u_t + u) / one;
+                ratio.powf(0.5 * (self.d - 2.0)) / one.sqrt()
             }
         }
+    }
+
+    /// For PRt, `dpsi/dv` at `v = sqrt(u_t - u)`: `(2 v/pi) j(u)`, written so that it
+    /// stays finite as `v -> 0` when `u_t = 1` (`t = 1/2`, Ajne).
+    pub fn rothman_slope_v(&self, v: f64) -> f64 {
+        let Some((u_t, _)) = self.cutoff() else {
+            return 0.0;
+        };
+        let u = u_t - v * v;
+        // 1 - u, exactly.
+        let omu = (1.0 - u_t) + v * v;
+        let (q, ratio) = if omu > 0.0 {
+            (v / omu.sqrt(), v * v * (u_t + u) / (omu * (1.0 + u)))
+        } else {
+            (1.0, 1.0)
+        };
+        2.0 / PI * q * ratio.powf(0.5 * (self.d - 2.0)) / (1.0 + u).sqrt()
     }
 
     /// `psi(u)`.
@@ -200,7 +233,7 @@ impl ProjectedKernel {
                 // s = u_t sin(phi): j ds = (u_t cos phi)^{d-1} / (1 - u_t^2 sin^2 phi)^{(d-1)/2} dphi.
                 let b = (u.min(*u_t) / u_t).min(1.0).asin();
                 let e = self.d - 1.0;
-                let integral = graded_integral(rule, b, x_t.abs(), |phi: f64| {
+                let integral = angular_integral(rule, self.d, b, x_t.abs(), |phi: f64| {
                     let (sn, cs) = phi.sin_cos();
                     let den = cs * cs + x_t * x_t * sn * sn;
                     (u_t * cs / den.sqrt()).powf(e)

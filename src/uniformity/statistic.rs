@@ -5,6 +5,7 @@
 use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
 use crate::pairwise::{PairRequest, pair_sums};
 use crate::real::Real;
+use crate::table::{Accuracy, Table};
 use crate::zonal::{SeriesProfile, Tabulated, ZonalFunction};
 use ndarray::{Array2, ArrayView2};
 use std::f64::consts::PI;
@@ -54,9 +55,12 @@ impl Profile {
                 x,
                 scalar(|c| 0.5 - g * ((1.0 - c) * (1.0 + c)).max(0.0).sqrt()),
             ),
+            Profile::Riesz { tau, s } if *s == 1.0 => {
+                pair_total(x, scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).sqrt()))
+            }
             Profile::Riesz { tau, s } => {
-                let half = 0.5 * s;
-                pair_total(x, scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).powf(half)))
+                let pow = FastPow::new(0.5 * s);
+                pair_total(x, scalar(|c| tau - pow.eval(2.0 * (1.0 - c))))
             }
             Profile::PadCircle => pair_total(x, scalar(pad_circle)),
         };
@@ -109,4 +113,40 @@ fn pad_circle(c: f64) -> f64 {
     let th = c.acos();
     let xlx = |x: f64| if x > 0.0 { x * x.ln() } else { 0.0 };
     1.0 - 2.0 * (2.0 * PI).ln() + (xlx(th) + xlx(2.0 * PI - th)) / PI
+}
+
+/// `x^a` for `0 <= x <= 4`, `0 < a < 1`, from the binary exponent and mantissa:
+/// `x = m 2^e` gives `2^{a e}` (a lookup) times `m^a` on `[1, 2)` (a checked table).
+struct FastPow {
+    a: f64,
+    /// `2^{a e}` for `e = E_MIN ..= 2`, indexed by `e - E_MIN`.
+    scale: Vec<f64>,
+    mantissa: Option<Table>,
+}
+
+/// The smallest binary exponent of a normal `f64`.
+const E_MIN: i32 = -1022;
+
+impl FastPow {
+    fn new(a: f64) -> Self {
+        let scale = (E_MIN..=2).map(|e| (a * e as f64).exp2()).collect();
+        let mantissa = Table::build(1.0, 2.0, Accuracy::Global(1e-15), |m: f64| {
+            (m.powf(a), a * m.powf(a - 1.0))
+        });
+        FastPow { a, scale, mantissa }
+    }
+
+    #[inline(always)]
+    fn eval(&self, x: f64) -> f64 {
+        if x < f64::MIN_POSITIVE {
+            return if x > 0.0 { x.powf(self.a) } else { 0.0 };
+        }
+        let bits = x.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
+        let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        match (&self.mantissa, self.scale.get((e - E_MIN) as usize)) {
+            (Some(t), Some(s)) => s * t.value(m),
+            _ => x.powf(self.a),
+        }
+    }
 }
