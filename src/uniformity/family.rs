@@ -4,7 +4,7 @@
 
 use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
 use super::projected::{self, Projected, ProjectedKernel};
-use super::statistic::Profile;
+use super::statistic::{FastPow, Profile};
 use crate::error::{Result, invalid};
 use crate::kernel::{GegenbauerSeries, LnHarmonicDimensions};
 use crate::zonal::{SeriesProfile, Tabulated};
@@ -142,7 +142,15 @@ impl Family {
             ),
             Family::Riesz(s) => {
                 let tau = riesz_mean(df, *s);
-                (Profile::Riesz { tau, s: *s }, true, tau)
+                let profile = if *s == 1.0 {
+                    Profile::Bakshaev { tau }
+                } else {
+                    Profile::Riesz {
+                        tau,
+                        pow: FastPow::new(0.5 * s),
+                    }
+                };
+                (profile, true, tau)
             }
             Family::Poisson(rho) => {
                 let b0 = (df - 1.0) * (1.0 - rho).ln() - rho.ln_1p();
