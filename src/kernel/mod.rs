@@ -8,7 +8,7 @@ mod gegenbauer;
 mod quadrature;
 
 pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
-pub(crate) use quadrature::uniform_marginal_rule;
+pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 
 use crate::error::{Error, Result, invalid};
 

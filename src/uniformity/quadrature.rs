@@ -4,30 +4,7 @@
 
 use std::f64::consts::{FRAC_PI_2, PI};
 
-/// Gauss–Legendre nodes and weights on `[-1, 1]` (Newton on the Legendre recurrence).
-pub(super) fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
-    (0..n)
-        .map(|i| {
-            let mut x = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-            let mut dp = 1.0;
-            for _ in 0..100 {
-                let (mut p0, mut p1) = (1.0, x);
-                for k in 2..=n {
-                    let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-                    p0 = p1;
-                    p1 = p2;
-                }
-                dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
-                let dx = p1 / dp;
-                x -= dx;
-                if dx.abs() < 1e-15 {
-                    break;
-                }
-            }
-            (x, 2.0 / ((1.0 - x * x) * dp * dp))
-        })
-        .collect()
-}
+pub(super) use crate::kernel::gauss_legendre;
 
 /// `integral_0^b f(phi) dphi` for `0 <= b <= pi/2`, where `f` may vary on the scale
 /// `layer` near `pi/2`: Gauss–Legendre on panels `[pi/2 - delta_i, pi/2 - delta_{i+1}]`
