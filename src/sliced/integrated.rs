@@ -17,24 +17,42 @@ use crate::table::{Accuracy, Table};
 use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean};
 use ndarray::{Array2, ArrayView2, Zip};
 
-/// SUSReg's twin profile: `f(c) = sum_k omega_k Omega_d(t_k sqrt(2 d (1 - c)))`,
-/// `f'(c) = sum_k omega_k t_k^2 Omega_{d+2}(t_k sqrt(2 d (1 - c)))`.
+/// The grid sums both twins are made of, at a distance `r`:
+/// `(sum_k omega_k Omega_d(t_k r), sum_k omega_k t_k^2 Omega_{d+2}(t_k r))`.
 #[derive(Debug, Clone)]
-struct SusTwinProfile {
+struct OmegaSums {
     d: f64,
     knots: Vec<f64>,
     weights: Vec<f64>,
 }
 
-impl ZonalFunction for SusTwinProfile {
-    fn value_and_slope(&self, c: f64) -> (f64, f64) {
-        let r = (2.0 * self.d * (1.0 - c)).max(0.0).sqrt();
+impl OmegaSums {
+    fn new(d: usize, grid: &EppsPulleyGrid) -> Self {
+        OmegaSums {
+            d: d as f64,
+            knots: grid.knots().to_vec(),
+            weights: grid.weights().to_vec(),
+        }
+    }
+
+    fn at(&self, r: f64) -> (f64, f64) {
         let (mut v, mut s) = (0.0, 0.0);
         for (t, w) in self.knots.iter().zip(&self.weights) {
             v += w * omega(self.d, t * r);
             s += w * t * t * omega(self.d + 2.0, t * r);
         }
         (v, s)
+    }
+}
+
+/// SUSReg's twin profile: `f(c) = sum_k omega_k Omega_d(t_k sqrt(2 d (1 - c)))`,
+/// `f'(c) = sum_k omega_k t_k^2 Omega_{d+2}(t_k sqrt(2 d (1 - c)))`.
+#[derive(Debug, Clone)]
+struct SusTwinProfile(OmegaSums);
+
+impl ZonalFunction for SusTwinProfile {
+    fn value_and_slope(&self, c: f64) -> (f64, f64) {
+        self.0.at((2.0 * self.0.d * (1.0 - c)).max(0.0).sqrt())
     }
 }
 
@@ -90,11 +108,7 @@ impl Objective for SusregIntegrated {
         check_input(&z, 2, None)?;
         let d = z.ncols();
         if self.profile.as_ref().map(|(pd, _)| *pd) != Some(d) {
-            let exact = SusTwinProfile {
-                d: d as f64,
-                knots: self.grid.knots().to_vec(),
-                weights: self.grid.weights().to_vec(),
-            };
+            let exact = SusTwinProfile(OmegaSums::new(d, &self.grid));
             self.profile = Some((d, Tabulated::new(exact)));
         }
         let (_, profile) = self.profile.as_ref().expect("profile built above");
@@ -118,21 +132,12 @@ impl Objective for SusregIntegrated {
 /// `h(s) = sum_k omega_k Omega_d(t_k sqrt(s))`,
 /// `h'(s) = -sum_k omega_k t_k^2 / (2d) Omega_{d+2}(t_k sqrt(s))`.
 #[derive(Debug, Clone)]
-struct SigTwinProfile {
-    d: f64,
-    knots: Vec<f64>,
-    weights: Vec<f64>,
-}
+struct SigTwinProfile(OmegaSums);
 
 impl SigTwinProfile {
     fn eval(&self, s: f64) -> (f64, f64) {
-        let r = s.max(0.0).sqrt();
-        let (mut v, mut slope) = (0.0, 0.0);
-        for (t, w) in self.knots.iter().zip(&self.weights) {
-            v += w * omega(self.d, t * r);
-            slope -= w * t * t / (2.0 * self.d) * omega(self.d + 2.0, t * r);
-        }
-        (v, slope)
+        let (v, slope) = self.0.at(s.max(0.0).sqrt());
+        (v, -slope / (2.0 * self.0.d))
     }
 }
 
@@ -202,11 +207,7 @@ impl Objective for SigregIntegrated {
         check_input(&z, 2, None)?;
         let (n, d) = z.dim();
         let df = d as f64;
-        let profile = SigTwinProfile {
-            d: df,
-            knots: self.grid.knots().to_vec(),
-            weights: self.grid.weights().to_vec(),
-        };
+        let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
         // Squared norms in f64, robust to huge or tiny rows.
         let norms: Vec<f64> = z
             .rows()
