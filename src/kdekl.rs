@@ -8,6 +8,7 @@ use crate::real::Real;
 use crate::regularizer::{Objective, Scale};
 use crate::rows::{SphereRows, check_input};
 use crate::table::{Accuracy, Table};
+use crate::zonal::{Tabulated, ZonalFunction};
 use ndarray::{Array2, ArrayView2};
 
 /// The KDE-KL objective with a positive zonal kernel `phi`:
@@ -21,8 +22,12 @@ use ndarray::{Array2, ArrayView2};
 ///
 /// The gradient takes two passes of the pairwise engine (row sums `q_i`, then the
 /// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`); no `N x N` matrix is held.
-/// A heat kernel is re-expanded to machine precision (tail `< 1e-16` of `Z`), since
-/// the KDE needs small kernel values to full relative accuracy.
+/// The KDE needs small kernel values to full relative accuracy, so the kernel is
+/// tabulated from its exact values ([`Kernel::eval`]). Where its smallest value is
+/// below `1e-200` (heat kernels at `t = 2/d` from `d ~ 1500` on), everything runs in
+/// the log domain: the table holds `ln phi` and `phi'/phi`, each `ln q_i` is a
+/// log-sum-exp over the pairs, and `W_ij = (phi'/phi)(c_ij) (exp(ln phi_ij - ln q_i) +
+/// exp(ln phi_ij - ln q_j)) / (N(N-1))`, so no density underflows at any `d`.
 ///
 /// ```
 /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
@@ -36,25 +41,118 @@ use ndarray::{Array2, ArrayView2};
 #[derive(Debug, Clone)]
 pub struct KdeKl {
     kernel: Kernel,
-    /// `(phi, phi')` tabulated to `1e-12` relative wherever the series itself is that
-    /// accurate (its rounding bound elsewhere); `None` if that fails.
-    table: Option<Table>,
+    profile: KlProfile,
     scale: Scale,
 }
 
-/// Relative accuracy of the KL's kernel table.
-const KL_TABLE_TOLERANCE: f64 = 1e-12;
-
 /// Grid on which a custom kernel's positivity is checked.
 const POSITIVITY_GRID: usize = 4096;
+
+/// Below this smallest kernel value, the KL runs in the log domain.
+const LOG_DOMAIN_BELOW: f64 = 1e-200;
+
+/// How accurately `(ln phi, phi'/phi)` is tabulated: `ln phi` to `5e-12` absolute
+/// plus `4e-15` of its magnitude (a few ulps of `f64` at `|ln phi| ~ 2500`), so every
+/// kernel value to `~1e-11` relative; the log-slope to `1e-11` relative. (The KL's
+/// value then holds to `~1e-11` absolute and its gradient to `~1e-11` relative.)
+const LOG_ACCURACY: Accuracy = Accuracy::Relative {
+    value: 4e-15,
+    slope: 1e-11,
+    floor: (5e-12, 1e-300),
+};
+
+/// How accurately `(phi, phi')` is tabulated from the log table: `1e-12` relative
+/// (on top of the log table's own error).
+const LINEAR_ACCURACY: Accuracy = Accuracy::Relative {
+    value: 1e-12,
+    slope: 1e-12,
+    floor: (1e-300, 1e-300),
+};
+
+/// `(ln phi, phi'/phi)` as a function of the half-angle coordinate
+/// `x = sqrt((1 + c)/2) = cos(theta/2)`, exact. The heat kernel is smooth in the
+/// angle; in `c` its features near `c = -1` are squeezed to the scale `theta^2`,
+/// so tables in `x` need far fewer exact values.
+#[derive(Debug, Clone)]
+struct LogProfile(Kernel);
+
+impl ZonalFunction for LogProfile {
+    fn value_and_slope(&self, x: f64) -> (f64, f64) {
+        let c = 2.0 * x * x - 1.0;
+        let (v, s) = (self.0.wide(0, c), self.0.wide(1, c));
+        (v.ln_abs(), s.ratio(v).to_f64())
+    }
+}
+
+/// `(phi, phi')`, exact.
+#[derive(Debug, Clone)]
+struct LinearProfile(Kernel);
+
+impl ZonalFunction for LinearProfile {
+    fn value_and_slope(&self, c: f64) -> (f64, f64) {
+        (self.0.eval(c), self.0.eval_d1(c))
+    }
+}
+
+/// The kernel as the KL evaluates it on pairs: in the log domain, or, where the
+/// kernel's values are all representable, the linear domain.
+#[derive(Debug, Clone)]
+struct KlProfile {
+    log: Tabulated<LogProfile>,
+    linear: Option<Tabulated<LinearProfile>>,
+}
+
+impl KlProfile {
+    /// The exact values go into a table of `(ln phi, phi'/phi)` in the half-angle
+    /// coordinate; in the linear domain the table of `(phi, phi')` is built from it.
+    fn new(kernel: Kernel, log: bool) -> KlProfile {
+        let exact = LogProfile(kernel.clone());
+        let table = Table::build(0.0, 1.0, LOG_ACCURACY, |x| exact.value_and_slope(x));
+        let log_table = Tabulated::from_table(exact, table);
+        // Where no linear table meets the accuracy, the log domain takes over.
+        let linear = (!log)
+            .then(|| {
+                Table::build(-1.0, 1.0, LINEAR_ACCURACY, |c| {
+                    let (ln_phi, log_slope) = log_table.value_and_slope(half_angle(c));
+                    let phi = ln_phi.exp();
+                    (phi, log_slope * phi)
+                })
+            })
+            .flatten()
+            .map(|table| Tabulated::from_table(LinearProfile(kernel), Some(table)));
+        KlProfile {
+            log: log_table,
+            linear,
+        }
+    }
+
+    /// `(phi, phi')` (linear domain) or `(ln phi, phi'/phi)` (log domain) at the
+    /// cosines `g`, which are overwritten.
+    fn eval(&self, g: &mut [f64], v: &mut [f64], s: Option<&mut [f64]>) {
+        match &self.linear {
+            Some(linear) => linear.eval_batch(g, v, s),
+            None => {
+                g.iter_mut().for_each(|c| *c = half_angle(*c));
+                self.log.eval_batch(g, v, s)
+            }
+        }
+    }
+}
+
+/// `sqrt((1 + c)/2)` for `c` clamped to `[-1, 1]`.
+#[inline]
+fn half_angle(c: f64) -> f64 {
+    (0.5 * (1.0 + c.clamp(-1.0, 1.0))).sqrt()
+}
 
 impl KdeKl {
     /// KDE-KL with `kernel`, on the paper scale. The kernel must be positive:
     /// heat kernels are; bandlimited kernels are refused; custom kernels are
     /// checked on a fine grid of `[-1, 1]`.
     pub fn new(kernel: Kernel) -> Result<Self> {
-        let kernel = match kernel.kind() {
-            KernelKind::Heat { t } => Kernel::heat_with_tolerance(kernel.dim(), t, 1e-16)?,
+        let smallest = match kernel.kind() {
+            // Heat kernels decrease with the angle: the smallest value is phi(-1).
+            KernelKind::Heat { .. } => kernel.ln_eval(-1.0),
             KernelKind::Bandlimited { degree } => {
                 return Err(invalid(
                     "kernel",
@@ -63,8 +161,9 @@ impl KdeKl {
                 ));
             }
             _ => {
+                let grid = |i: usize| -1.0 + 2.0 * i as f64 / POSITIVITY_GRID as f64;
                 let min = (0..=POSITIVITY_GRID)
-                    .map(|i| kernel.eval(-1.0 + 2.0 * i as f64 / POSITIVITY_GRID as f64))
+                    .map(|i| kernel.eval(grid(i)))
                     .fold(f64::INFINITY, f64::min);
                 if min <= 0.0 {
                     return Err(invalid(
@@ -73,19 +172,13 @@ impl KdeKl {
                         "a positive kernel: KL needs a positive kernel (heat)",
                     ));
                 }
-                kernel
+                min.ln()
             }
         };
-        let (phi, slope) = (kernel.series(), kernel.slope_series());
-        let floor = |c: f64| (phi.rounding_bound(c), slope.rounding_bound(c));
-        let accuracy = Accuracy::Local {
-            rel: KL_TABLE_TOLERANCE,
-            floor: &floor,
-        };
-        let table = Table::build(-1.0, 1.0, accuracy, |c| (phi.eval(c), slope.eval(c)));
+        let log = smallest < LOG_DOMAIN_BELOW.ln();
         Ok(KdeKl {
+            profile: KlProfile::new(kernel.clone(), log),
             kernel,
-            table,
             scale: Scale::Paper,
         })
     }
@@ -96,9 +189,15 @@ impl KdeKl {
         self
     }
 
-    /// The kernel (for heat, the machine-precision expansion actually used).
+    /// The kernel.
     pub fn kernel(&self) -> &Kernel {
         &self.kernel
+    }
+
+    /// Whether pairs are evaluated in the log domain (the kernel's smallest value
+    /// is below `1e-200`).
+    pub fn log_domain(&self) -> bool {
+        self.profile.linear.is_none()
     }
 
     /// `(offset, factor)` with `loss = (A + offset) * factor`.
@@ -119,6 +218,66 @@ impl KdeKl {
             }
         }
     }
+
+    /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row.
+    fn ln_row_sums<F: Real>(&self, rows: &SphereRows<F>) -> Result<Vec<f64>> {
+        let log = self.log_domain();
+        let profile = &self.profile;
+        let req = PairRequest {
+            row_values: true,
+            log_rows: log,
+            ..Default::default()
+        };
+        // Linear domain: values a rounding error below zero count as zero.
+        let values = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| {
+            profile.eval(g, v, None);
+            if !log {
+                v.iter_mut().for_each(|x| *x = x.max(0.0));
+            }
+        };
+        let sums = pair_sums(rows.x.view(), &values, req);
+        let ln_s: Vec<f64> = if log {
+            sums.row_values
+        } else {
+            sums.row_values.iter().map(|s| s.ln()).collect()
+        };
+        if let Some(i) = ln_s.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NotRepresentable {
+                what: format!(
+                    "the leave-one-out density of row {i} underflows (its neighbours are too far for this kernel); use a larger t"
+                ),
+            });
+        }
+        Ok(ln_s)
+    }
+
+    /// `G = W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`.
+    fn weighted_rows<F: Real>(&self, rows: &SphereRows<F>, ln_s: &[f64]) -> Array2<F> {
+        let log = self.log_domain();
+        let profile = &self.profile;
+        let inv_s: Vec<f64> = ln_s.iter().map(|v| (-v).exp()).collect();
+        let req = PairRequest {
+            gradient: true,
+            ..Default::default()
+        };
+        let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+            let Some(w) = w else { return };
+            profile.eval(g, v, Some(&mut *w));
+            if log {
+                // v = ln phi, w = phi'/phi.
+                for (b, (x, lv)) in w.iter_mut().zip(v.iter()).enumerate() {
+                    *x *= (lv - ln_s[i]).exp() + (lv - ln_s[j0 + b]).exp();
+                }
+            } else {
+                for (b, x) in w.iter_mut().enumerate() {
+                    *x *= inv_s[i] + inv_s[j0 + b];
+                }
+            }
+        };
+        pair_sums(rows.x.view(), &weights, req)
+            .grad
+            .unwrap_or_else(|| Array2::zeros(rows.x.dim()))
+    }
 }
 
 impl Objective for KdeKl {
@@ -131,75 +290,38 @@ impl Objective for KdeKl {
         z: ArrayView2<F>,
         gradient: bool,
     ) -> Result<(f64, Option<Array2<F>>)> {
-        let (offset, factor) = self.affine()?;
         check_input(&z, 2, Some(self.kernel.dim()))?;
-        let rows = SphereRows::new(&z)?;
-        let n = rows.len();
-        let kernel = &self.kernel;
-        let table = self.table.as_ref();
-        // (phi, phi') at every cosine of a tile row, from the table or the series.
-        let eval = |g: &[f64], v: &mut [f64], s: Option<&mut [f64]>| match table {
-            Some(t) => t.eval_batch(g, v, s),
-            None => {
-                for (j, &c) in g.iter().enumerate() {
-                    v[j] = kernel.eval(c);
-                }
-                if let Some(s) = s {
-                    for (j, &c) in g.iter().enumerate() {
-                        s[j] = kernel.eval_d1(c);
-                    }
-                }
-            }
-        };
-        // Pass 1: leave-one-out densities. Series values a rounding error below zero
-        // (the true kernel is positive) count as zero.
-        let req = PairRequest {
-            row_values: true,
-            ..Default::default()
-        };
-        let densities =
-            |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| {
-                eval(g, v, None);
-                for x in v.iter_mut() {
-                    *x = x.max(0.0);
-                }
-            };
-        let sums = pair_sums(rows.x.view(), &densities, req);
-        let nm1 = (n - 1) as f64;
-        let mut a = 0.0;
-        for (i, s) in sums.row_values.iter().enumerate() {
-            if s.is_nan() || *s <= 0.0 {
-                return Err(Error::NotRepresentable {
-                    what: format!(
-                        "the leave-one-out density of row {i} underflows (its neighbours are too far for this kernel); use a larger t"
-                    ),
-                });
-            }
-            a += (s / nm1).ln();
+        if F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM {
+            let (loss, grad) = self.evaluate_rows(z.mapv(F::to_f64).view(), gradient)?;
+            return Ok((loss, grad.map(|g| g.mapv(F::from_f64))));
         }
-        let a = a / n as f64;
+        self.evaluate_rows(z, gradient)
+    }
+}
+
+/// From this dimension on, the pairs of `f32` input are computed in `f64`: the
+/// kernel is so steep there (`phi'/phi` in the hundreds) that `f32` cosines would
+/// cost the KL six of its digits.
+const F64_PAIRS_FROM_DIM: usize = 1024;
+
+impl KdeKl {
+    /// The loss and gradient of checked rows, computed in their own precision.
+    fn evaluate_rows<F: Real>(
+        &self,
+        z: ArrayView2<F>,
+        gradient: bool,
+    ) -> Result<(f64, Option<Array2<F>>)> {
+        let (offset, factor) = self.affine()?;
+        let rows = SphereRows::new(&z)?;
+        let n = rows.len() as f64;
+        let ln_s = self.ln_row_sums(&rows)?;
+        let a = ln_s.iter().sum::<f64>() / n - (n - 1.0).ln();
         let loss = (a + offset) * factor;
         if !gradient {
             return Ok((loss, None));
         }
-        // Pass 2: W_ij = phi'(c_ij) (1/q_i + 1/q_j) / (N (N - 1)).
-        let inv_q: Vec<f64> = sums.row_values.iter().map(|s| nm1 / s).collect();
-        let req = PairRequest {
-            gradient: true,
-            ..Default::default()
-        };
-        let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-            if let Some(w) = w {
-                eval(g, v, Some(&mut *w));
-                for (b, x) in w.iter_mut().enumerate() {
-                    *x *= inv_q[i] + inv_q[j0 + b];
-                }
-            }
-        };
-        let sums = pair_sums(rows.x.view(), &weights, req);
-        let g = sums.grad.expect("gradient requested");
-        let grad = rows.chain(&g, factor / (n as f64 * nm1))?;
-        Ok((loss, Some(grad)))
+        let g = self.weighted_rows(&rows, &ln_s);
+        Ok((loss, Some(rows.chain(&g, factor / n)?)))
     }
 }
 
@@ -215,25 +337,45 @@ mod tests {
 
     #[test]
     fn paper_kernels_are_tabulated_to_relative_accuracy() {
-        for d in [24usize, 256, 1024] {
+        for d in [24usize, 256, 1024, 2048] {
             let kl = KdeKl::new(Kernel::heat(d, 2.0 / d as f64).unwrap()).unwrap();
-            let table = kl.table.as_ref().expect("table built");
-            for i in 0..=1000 {
-                let c = -1.0 + 0.002 * i as f64;
-                let (v, s) = table.value_and_slope(c);
-                let (pv, ps) = (kl.kernel.eval(c), kl.kernel.eval_d1(c));
-                let (fv, fs) = (
-                    kl.kernel.series().rounding_bound(c),
-                    kl.kernel.slope_series().rounding_bound(c),
-                );
-                assert!(
-                    (v - pv).abs() <= 1e-12 * pv.abs() + fv,
-                    "d={d} c={c}: {v:e} vs {pv:e}"
-                );
-                assert!(
-                    (s - ps).abs() <= 1e-12 * ps.abs() + fs,
-                    "d={d} c={c}: {s:e} vs {ps:e}"
-                );
+            assert!(kl.profile.log.has_table(), "d={d}");
+            if let Some(linear) = &kl.profile.linear {
+                assert!(linear.has_table(), "d={d}");
+            }
+            assert_eq!(kl.log_domain(), d >= 2048, "d={d}");
+            let k = &kl.kernel;
+            let mut batch = [0.0; 1001];
+            let mut slopes = [0.0; 1001];
+            let c: Vec<f64> = (0..=1000).map(|i| -1.0 + 0.002 * i as f64).collect();
+            kl.profile
+                .eval(&mut c.clone(), &mut batch, Some(&mut slopes));
+            for (j, &c) in c.iter().enumerate() {
+                let (v, s) = (batch[j], slopes[j]);
+                if kl.log_domain() {
+                    let (pv, ps) = (k.ln_eval(c), k.log_slope(c));
+                    assert!(
+                        (v - pv).abs() <= 5e-12 + 4e-15 * pv.abs(),
+                        "d={d} c={c}: {v} vs {pv}"
+                    );
+                    assert!(
+                        (s - ps).abs() <= 1e-11 * ps.abs(),
+                        "d={d} c={c}: {s} vs {ps}"
+                    );
+                } else {
+                    // From the log table: its error (at most 5e-12 + 4e-15 |ln phi|,
+                    // |ln phi| < 460 here; 1e-11 on the slope) plus the interpolation's 1e-12.
+                    let (pv, ps) = (k.eval(c), k.eval_d1(c));
+                    let tol = 1e-12 + 5e-12 + 4e-15 * pv.ln().abs();
+                    assert!(
+                        (v - pv).abs() <= tol * pv.abs(),
+                        "d={d} c={c}: {v:e} vs {pv:e}"
+                    );
+                    assert!(
+                        (s - ps).abs() <= (tol + 1e-11) * ps.abs(),
+                        "d={d} c={c}: {s:e} vs {ps:e}"
+                    );
+                }
             }
         }
     }

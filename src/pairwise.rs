@@ -33,6 +33,9 @@ pub(crate) struct PairRequest {
     pub gradient: bool,
     /// Compute `sum_j f_ij` for every row.
     pub row_values: bool,
+    /// With `row_values`: the values are logarithms, and each row gets
+    /// `ln sum_j exp(f_ij)` instead, formed without under- or overflow.
+    pub log_rows: bool,
     /// Compute `sum_j w_ij` for every row.
     pub row_weights: bool,
 }
@@ -40,9 +43,9 @@ pub(crate) struct PairRequest {
 /// What the engine returns.
 #[derive(Debug, Clone)]
 pub(crate) struct PairSums<F> {
-    /// `sum_{i,j} f_ij` over ordered pairs.
+    /// `sum_{i,j} f_ij` over ordered pairs (not formed for `log_rows`).
     pub total: f64,
-    /// `sum_j f_ij` per row (empty unless requested).
+    /// `sum_j f_ij` (or its log-sum-exp) per row (empty unless requested).
     pub row_values: Vec<f64>,
     /// `sum_j w_ij` per row (empty unless requested).
     pub row_weights: Vec<f64>,
@@ -68,11 +71,159 @@ where
     }
 }
 
+/// A running `ln sum exp(v)`: the largest value seen and the sum of `exp(v - max)`.
+#[derive(Debug, Clone, Copy)]
+struct LogSum {
+    max: f64,
+    sum: f64,
+}
+
+impl LogSum {
+    const EMPTY: LogSum = LogSum {
+        max: f64::NEG_INFINITY,
+        sum: 0.0,
+    };
+
+    #[inline]
+    fn add(&mut self, v: f64) {
+        if v <= self.max {
+            if v > f64::NEG_INFINITY {
+                self.sum += (v - self.max).exp();
+            }
+        } else {
+            self.sum = self.sum * (self.max - v).exp() + 1.0;
+            self.max = v;
+        }
+    }
+
+    fn merge(&mut self, other: LogSum) {
+        if other.max <= self.max {
+            if other.max > f64::NEG_INFINITY {
+                self.sum += other.sum * (other.max - self.max).exp();
+            }
+        } else {
+            self.sum = self.sum * (self.max - other.max).exp() + other.sum;
+            self.max = other.max;
+        }
+    }
+
+    /// The log-sum-exp of a slice in two passes (maximum, then sum).
+    fn of(v: &[f64]) -> LogSum {
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY {
+            return LogSum::EMPTY;
+        }
+        LogSum {
+            max,
+            sum: v.iter().map(|x| (x - max).exp()).sum(),
+        }
+    }
+
+    fn ln(self) -> f64 {
+        self.max + self.sum.ln()
+    }
+}
+
+/// Per-row sums of one kind (plain or log-sum-exp), or none.
+#[derive(Debug, Clone)]
+enum RowSums {
+    None,
+    Plain(Vec<f64>),
+    Log(Vec<LogSum>),
+}
+
+impl RowSums {
+    fn new(rows: usize, wanted: bool, log: bool) -> RowSums {
+        match (wanted, log) {
+            (false, _) => RowSums::None,
+            (true, false) => RowSums::Plain(vec![0.0; rows]),
+            (true, true) => RowSums::Log(vec![LogSum::EMPTY; rows]),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            RowSums::None => {}
+            RowSums::Plain(v) => v.fill(0.0),
+            RowSums::Log(v) => v.fill(LogSum::EMPTY),
+        }
+    }
+
+    /// Row `a` receives the whole tile row `v`.
+    #[inline]
+    fn add_row(&mut self, a: usize, v: &[f64]) {
+        match self {
+            RowSums::None => {}
+            RowSums::Plain(s) => s[a] += v.iter().sum::<f64>(),
+            RowSums::Log(s) => s[a].merge(LogSum::of(v)),
+        }
+    }
+
+    /// Each column `b` receives `v[b]`.
+    #[inline]
+    fn add_columns(&mut self, v: &[f64]) {
+        match self {
+            RowSums::None => {}
+            RowSums::Plain(s) => s.iter_mut().zip(v).for_each(|(a, b)| *a += b),
+            RowSums::Log(s) => s.iter_mut().zip(v).for_each(|(a, &b)| a.add(b)),
+        }
+    }
+
+    /// Adds the first `len` sums of `other` (of the same kind).
+    fn merge(&mut self, other: &RowSums) {
+        match (self, other) {
+            (RowSums::Plain(s), RowSums::Plain(o)) => {
+                s.iter_mut().zip(o).for_each(|(a, b)| *a += b)
+            }
+            (RowSums::Log(s), RowSums::Log(o)) => {
+                s.iter_mut().zip(o).for_each(|(a, b)| a.merge(*b))
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self, out: &mut Vec<f64>) {
+        match self {
+            RowSums::None => {}
+            RowSums::Plain(v) => out.extend_from_slice(&v),
+            RowSums::Log(v) => out.extend(v.into_iter().map(LogSum::ln)),
+        }
+    }
+}
+
 /// Per-tile accumulators, each touched by one tile pair at a time.
 struct TileAcc<'a, F> {
     grad: Option<ArrayViewMut2<'a, F>>,
-    row_values: Vec<f64>,
-    row_weights: Vec<f64>,
+    row_values: RowSums,
+    row_weights: RowSums,
+}
+
+/// One thread's buffers for visiting tile pairs, reused from pair to pair.
+struct Scratch<F> {
+    gram: Array2<F>,
+    w: Array2<F>,
+    g: Vec<f64>,
+    f: Vec<f64>,
+    wrow: Vec<f64>,
+    values: [RowSums; 2],
+    weights: [RowSums; 2],
+}
+
+impl<F: Real> Scratch<F> {
+    fn new(req: &PairRequest, tile: usize) -> Self {
+        let need_w = req.gradient || req.row_weights;
+        let values = || RowSums::new(tile, req.row_values, req.log_rows);
+        let weights = || RowSums::new(tile, req.row_weights, false);
+        Scratch {
+            gram: Array2::zeros((tile, tile)),
+            w: Array2::zeros(if need_w { (tile, tile) } else { (0, 0) }),
+            g: vec![0.0; tile],
+            f: vec![0.0; tile],
+            wrow: vec![0.0; if need_w { tile } else { 0 }],
+            values: [values(), values()],
+            weights: [weights(), weights()],
+        }
+    }
 }
 
 /// The rounds of a round-robin tournament on `n` tiles, preceded by the round of
@@ -101,6 +252,94 @@ fn schedule(n: usize) -> Vec<Vec<(usize, usize)>> {
     rounds
 }
 
+/// The rows, the pair term, what is asked, and the tiles' accumulators.
+struct Engine<'a, F, T: ?Sized> {
+    x: ArrayView2<'a, F>,
+    term: &'a T,
+    req: PairRequest,
+    accs: Vec<Mutex<TileAcc<'a, F>>>,
+}
+
+impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
+    fn rows(&self, t: usize) -> std::ops::Range<usize> {
+        t * TILE..((t + 1) * TILE).min(self.x.nrows())
+    }
+
+    /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
+    /// tile, then adds its contributions to both tiles' accumulators. Returns the
+    /// pair's share of the total.
+    fn visit(&self, scratch: &mut Scratch<F>, (ti, tj): (usize, usize)) -> f64 {
+        let req = &self.req;
+        let need_w = req.gradient || req.row_weights;
+        let Scratch {
+            gram,
+            w,
+            g,
+            f,
+            wrow,
+            values,
+            weights,
+        } = scratch;
+        let (ri, rj) = (self.rows(ti), self.rows(tj));
+        let (bi, bj, j0) = (ri.len(), rj.len(), rj.start);
+        let xi = self.x.slice(s![ri.clone(), ..]);
+        let xj = self.x.slice(s![rj, ..]);
+        let mut gram = gram.slice_mut(s![..bi, ..bj]);
+        general_mat_mul(F::one(), &xi, &xj.t(), F::zero(), &mut gram);
+        let diag = ti == tj;
+        values
+            .iter_mut()
+            .chain(weights.iter_mut())
+            .for_each(RowSums::clear);
+        let (g, f) = (&mut g[..bj], &mut f[..bj]);
+        let wrow = &mut wrow[..if need_w { bj } else { 0 }];
+        let mut sum = 0.0f64;
+        for a in 0..bi {
+            for (gv, x) in g.iter_mut().zip(gram.row(a)) {
+                *gv = x.to_f64();
+            }
+            self.term
+                .row(ri.start + a, j0, g, f, need_w.then_some(&mut wrow[..]));
+            if diag && !req.diagonal {
+                f[a] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
+                if need_w {
+                    wrow[a] = 0.0;
+                }
+            }
+            if !req.log_rows {
+                sum += f.iter().sum::<f64>();
+            }
+            values[0].add_row(a, f);
+            values[1].add_columns(f);
+            if need_w {
+                for (wv, x) in w.row_mut(a).iter_mut().zip(wrow.iter()) {
+                    *wv = F::from_f64(*x);
+                }
+                weights[0].add_row(a, wrow);
+                weights[1].add_columns(wrow);
+            }
+        }
+        let w = w.slice(s![..if need_w { bi } else { 0 }, ..wrow.len()]);
+        // Lock order is fixed (ti <= tj) and within a round no tile is shared.
+        let mut acc_i = self.accs[ti].lock().expect("tile accumulator poisoned");
+        if let Some(g) = acc_i.grad.as_mut() {
+            general_mat_mul(F::one(), &w, &xj, F::one(), g);
+        }
+        acc_i.row_values.merge(&values[0]);
+        acc_i.row_weights.merge(&weights[0]);
+        if diag {
+            return sum;
+        }
+        let mut acc_j = self.accs[tj].lock().expect("tile accumulator poisoned");
+        if let Some(g) = acc_j.grad.as_mut() {
+            general_mat_mul(F::one(), &w.t(), &xi, F::one(), g);
+        }
+        acc_j.row_values.merge(&values[1]);
+        acc_j.row_weights.merge(&weights[1]);
+        2.0 * sum
+    }
+}
+
 /// Runs the engine on the rows `x` with the symmetric pair term `term`; weights are
 /// asked of the term only when a gradient or row weights are requested.
 pub(crate) fn pair_sums<F, T>(x: ArrayView2<F>, term: &T, req: PairRequest) -> PairSums<F>
@@ -110,127 +349,46 @@ where
 {
     let (n, d) = x.dim();
     let tiles = n.div_ceil(TILE);
-    let start = |t: usize| t * TILE;
-    let end = |t: usize| ((t + 1) * TILE).min(n);
-    let need_w = req.gradient || req.row_weights;
-
     let mut grad = req.gradient.then(|| Array2::<F>::zeros((n, d)));
-    let accs: Vec<Mutex<TileAcc<F>>> = {
-        let mut views: Vec<Option<ArrayViewMut2<F>>> = match grad.as_mut() {
-            Some(g) => g.axis_chunks_iter_mut(Axis(0), TILE).map(Some).collect(),
-            None => (0..tiles).map(|_| None).collect(),
-        };
-        (0..tiles)
-            .map(|t| {
-                let rows = end(t) - start(t);
-                Mutex::new(TileAcc {
-                    grad: views[t].take(),
-                    row_values: vec![0.0; if req.row_values { rows } else { 0 }],
-                    row_weights: vec![0.0; if req.row_weights { rows } else { 0 }],
-                })
+    let mut views: Vec<Option<ArrayViewMut2<F>>> = match grad.as_mut() {
+        Some(g) => g.axis_chunks_iter_mut(Axis(0), TILE).map(Some).collect(),
+        None => (0..tiles).map(|_| None).collect(),
+    };
+    let accs = (0..tiles)
+        .map(|t| {
+            let rows = ((t + 1) * TILE).min(n) - t * TILE;
+            Mutex::new(TileAcc {
+                grad: views[t].take(),
+                row_values: RowSums::new(rows, req.row_values, req.log_rows),
+                row_weights: RowSums::new(rows, req.row_weights, false),
             })
-            .collect()
-    };
-
-    let visit = |&(ti, tj): &(usize, usize)| -> f64 {
-        let (i0, j0) = (start(ti), start(tj));
-        let xi = x.slice(s![i0..end(ti), ..]);
-        let xj = x.slice(s![j0..end(tj), ..]);
-        let (bi, bj) = (xi.nrows(), xj.nrows());
-        let mut gram = Array2::<F>::zeros((bi, bj));
-        general_mat_mul(F::one(), &xi, &xj.t(), F::zero(), &mut gram);
-        let mut w = if need_w {
-            Array2::<F>::zeros((bi, bj))
-        } else {
-            Array2::<F>::zeros((0, 0))
-        };
-        let mut rv_i = vec![0.0; if req.row_values { bi } else { 0 }];
-        let mut rv_j = vec![0.0; if req.row_values { bj } else { 0 }];
-        let mut rw_i = vec![0.0; if req.row_weights { bi } else { 0 }];
-        let mut rw_j = vec![0.0; if req.row_weights { bj } else { 0 }];
-        let diag = ti == tj;
-        let mut sum = 0.0f64;
-        let (mut gbuf, mut fbuf, mut wbuf) = (vec![0.0f64; bj], vec![0.0f64; bj], vec![0.0f64; bj]);
-        for a in 0..bi {
-            for (gv, x) in gbuf.iter_mut().zip(gram.row(a)) {
-                *gv = x.to_f64();
-            }
-            term.row(
-                i0 + a,
-                j0,
-                &mut gbuf,
-                &mut fbuf,
-                need_w.then_some(&mut wbuf[..]),
-            );
-            if diag && !req.diagonal {
-                fbuf[a] = 0.0;
-                wbuf[a] = 0.0;
-            }
-            let row_sum: f64 = fbuf.iter().sum();
-            sum += row_sum;
-            if req.row_values {
-                rv_i[a] = row_sum;
-                add_into(&mut rv_j, &fbuf);
-            }
-            if need_w {
-                for (wv, x) in w.row_mut(a).iter_mut().zip(&wbuf) {
-                    *wv = F::from_f64(*x);
-                }
-            }
-            if req.row_weights {
-                rw_i[a] = wbuf.iter().sum();
-                add_into(&mut rw_j, &wbuf);
-            }
-        }
-        // Lock order is fixed (ti <= tj) and within a round no tile is shared.
-        let mut acc_i = accs[ti].lock().expect("tile accumulator poisoned");
-        if diag {
-            if let Some(g) = acc_i.grad.as_mut() {
-                general_mat_mul(F::one(), &w, &xj, F::one(), g);
-            }
-            add_into(&mut acc_i.row_values, &rv_i);
-            add_into(&mut acc_i.row_weights, &rw_i);
-            sum
-        } else {
-            let mut acc_j = accs[tj].lock().expect("tile accumulator poisoned");
-            if let Some(g) = acc_i.grad.as_mut() {
-                general_mat_mul(F::one(), &w, &xj, F::one(), g);
-            }
-            if let Some(g) = acc_j.grad.as_mut() {
-                general_mat_mul(F::one(), &w.t(), &xi, F::one(), g);
-            }
-            add_into(&mut acc_i.row_values, &rv_i);
-            add_into(&mut acc_j.row_values, &rv_j);
-            add_into(&mut acc_i.row_weights, &rw_i);
-            add_into(&mut acc_j.row_weights, &rw_j);
-            2.0 * sum
-        }
-    };
-
+        })
+        .collect();
+    let engine = Engine { x, term, req, accs };
+    let tile = TILE.min(n);
     let mut total = 0.0f64;
     for round in schedule(tiles) {
-        let sums: Vec<f64> = round.par_iter().map(visit).collect();
+        let sums: Vec<f64> = if round.len() == 1 {
+            vec![engine.visit(&mut Scratch::new(&req, tile), round[0])]
+        } else {
+            round
+                .par_iter()
+                .map_init(|| Scratch::new(&req, tile), |s, &p| engine.visit(s, p))
+                .collect()
+        };
         total += sums.iter().sum::<f64>();
     }
-
-    let mut row_values = Vec::new();
-    let mut row_weights = Vec::new();
-    for acc in accs {
+    let (mut row_values, mut row_weights) = (Vec::new(), Vec::new());
+    for acc in engine.accs {
         let acc = acc.into_inner().expect("tile accumulator poisoned");
-        row_values.extend_from_slice(&acc.row_values);
-        row_weights.extend_from_slice(&acc.row_weights);
+        acc.row_values.finish(&mut row_values);
+        acc.row_weights.finish(&mut row_weights);
     }
     PairSums {
         total,
         row_values,
         row_weights,
         grad,
-    }
-}
-
-fn add_into(acc: &mut [f64], v: &[f64]) {
-    for (a, b) in acc.iter_mut().zip(v) {
-        *a += b;
     }
 }
 
@@ -292,6 +450,7 @@ mod tests {
                     gradient: true,
                     row_values: true,
                     row_weights: true,
+                    log_rows: false,
                 };
                 let term =
                     |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
@@ -315,6 +474,35 @@ mod tests {
                     .mapv(f64::abs)
                     .fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-9, "n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn log_rows_are_log_sum_exp_of_the_values() {
+        for &n in &[3usize, TILE + 5, 2 * TILE + 1] {
+            let x =
+                Array2::from_shape_fn((n, 4), |(i, j)| ((i * 5 + j * 3) % 7) as f64 / 7.0 - 0.4);
+            // Values far below f64's range: ln f = -2000 + 3 g.
+            let term = |_: usize, _: usize, g: &mut [f64], f: &mut [f64], _: Option<&mut [f64]>| {
+                for (fv, gv) in f.iter_mut().zip(g.iter()) {
+                    *fv = -2000.0 + 3.0 * gv;
+                }
+            };
+            let req = PairRequest {
+                row_values: true,
+                log_rows: true,
+                ..Default::default()
+            };
+            let out = pair_sums(x.view(), &term, req);
+            for i in 0..n {
+                let want = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (3.0 * x.row(i).dot(&x.row(j))).exp())
+                    .sum::<f64>()
+                    .ln()
+                    - 2000.0;
+                assert!((out.row_values[i] - want).abs() < 1e-12, "n={n} i={i}");
             }
         }
     }

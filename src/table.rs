@@ -17,17 +17,18 @@ const NC: usize = DEGREE + 1;
 pub(crate) const MAX_INTERVALS: usize = 1 << 14;
 
 /// How accurate a table must be.
-#[derive(Clone, Copy)]
-pub(crate) enum Accuracy<'a> {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Accuracy {
     /// Errors of value and slope below this fraction of their largest magnitude
     /// on the whole range.
     Global(f64),
-    /// On every interval, errors below `rel` times the local magnitude plus the
-    /// absolute `floor(x) = (value floor, slope floor)` (the accuracy of the function
-    /// itself there): relative accuracy wherever the function is known that well.
-    Local {
-        rel: f64,
-        floor: &'a dyn Fn(f64) -> (f64, f64),
+    /// On every interval, errors of value and slope below `value` and `slope` times
+    /// their local magnitude plus the absolute `floor = (value floor, slope floor)`:
+    /// relative accuracy everywhere, down to the floor.
+    Relative {
+        value: f64,
+        slope: f64,
+        floor: (f64, f64),
     },
 }
 
@@ -172,12 +173,12 @@ impl Table {
                     global_err_v = global_err_v.max(err_v);
                     global_err_s = global_err_s.max(err_s);
                 }
-                Accuracy::Local { rel, floor } => {
-                    let (fv, fs) = [at(-1.0), at(0.0), at(1.0)]
-                        .map(floor)
-                        .into_iter()
-                        .fold((0.0f64, 0.0f64), |(a, b), (x, y)| (a.max(x), b.max(y)));
-                    if err_v > rel * scale_v + fv || err_s > rel * scale_s + fs {
+                Accuracy::Relative {
+                    value,
+                    slope,
+                    floor: (fv, fs),
+                } => {
+                    if err_v > value * scale_v + fv || err_s > slope * scale_s + fs {
                         return None;
                     }
                 }
@@ -355,20 +356,15 @@ mod tests {
     }
 
     #[test]
-    fn local_accuracy_is_relative_down_to_the_floor() {
+    fn relative_accuracy_holds_down_to_the_floor() {
         let k = 80.0;
         let f = |x: f64| ((k * (x - 1.0)).exp(), k * (k * (x - 1.0)).exp());
-        let floor = |_: f64| (1e-300, 1e-300);
-        let t = Table::build(
-            -1.0,
-            1.0,
-            Accuracy::Local {
-                rel: 1e-12,
-                floor: &floor,
-            },
-            f,
-        )
-        .unwrap();
+        let accuracy = Accuracy::Relative {
+            value: 1e-12,
+            slope: 1e-12,
+            floor: (1e-300, 1e-300),
+        };
+        let t = Table::build(-1.0, 1.0, accuracy, f).unwrap();
         for i in 0..=2000 {
             let x = -1.0 + 1e-3 * i as f64;
             let (v, s) = t.value_and_slope(x);

@@ -84,11 +84,23 @@ pub(crate) struct Tabulated<Z> {
 }
 
 impl<Z: ZonalFunction> Tabulated<Z> {
+    /// Tabulated to [`TABLE_TOLERANCE`] of the profile's largest magnitude.
     pub fn new(exact: Z) -> Self {
         let table = Table::build(-1.0, 1.0, Accuracy::Global(TABLE_TOLERANCE), |c| {
             exact.value_and_slope(c)
         });
         Tabulated { exact, table }
+    }
+
+    /// `exact` with a table built elsewhere (or none).
+    pub fn from_table(exact: Z, table: Option<Table>) -> Self {
+        Tabulated { exact, table }
+    }
+
+    /// Whether a table was built (otherwise every pair evaluates `exact`).
+    #[cfg(test)]
+    pub fn has_table(&self) -> bool {
+        self.table.is_some()
     }
 }
 

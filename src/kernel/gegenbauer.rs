@@ -137,10 +137,9 @@ impl GegenbauerSeries {
         a[0] + c * b1 - beta_next * b2
     }
 
-    /// An estimate of the rounding error of [`GegenbauerSeries::eval`] at `c`:
-    /// `8 (L + 2) eps sum_l |a_l P_l(d; c)|`. Where the true value is smaller than
-    /// this (an alternating series that cancels), only this absolute accuracy holds.
-    pub fn rounding_bound(&self, c: f64) -> f64 {
+    /// `sum_l |a_l P_l(d; c)|`, the scale of the rounding error of
+    /// [`GegenbauerSeries::eval`] at `c`.
+    pub fn abs_sum(&self, c: f64) -> f64 {
         let d = self.dim;
         let (mut prev, mut cur) = (1.0f64, c);
         let mut sum = self.coeffs[0].abs();
@@ -151,7 +150,14 @@ impl GegenbauerSeries {
             prev = cur;
             cur = next;
         }
-        8.0 * (self.coeffs.len() + 1) as f64 * f64::EPSILON * sum
+        sum
+    }
+
+    /// An estimate of the rounding error of [`GegenbauerSeries::eval`] at `c`:
+    /// `8 (L + 2) eps sum_l |a_l P_l(d; c)|`. Where the true value is smaller than
+    /// this (an alternating series that cancels), only this absolute accuracy holds.
+    pub fn rounding_bound(&self, c: f64) -> f64 {
+        8.0 * (self.coeffs.len() + 1) as f64 * f64::EPSILON * self.abs_sum(c)
     }
 
     /// The derivative series: `d/dc P_l(d; c) = lambda_l/(d - 1) P_{l-1}(d + 2; c)`,

@@ -4,13 +4,17 @@
 //! `phi(c) = (1/Z) sum_{l=0}^{L} w_l N(d, l) P_l(d; c)`, `Z = sum_l w_l N(d, l)`,
 //! so that `phi(1) = 1`. Every `w_l >= 0` makes `phi` positive definite on the sphere.
 
+mod exact;
 mod gegenbauer;
 mod quadrature;
 
+pub(crate) use exact::Wide;
 pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 
 use crate::error::{Error, Result, invalid};
+use exact::{ExactSeries, ExactSource};
+use std::sync::{Arc, OnceLock};
 
 /// The hard cap on the number of series terms a kernel may use.
 pub const MAX_TERMS: usize = 10_000;
@@ -41,6 +45,15 @@ pub enum KernelKind {
 
 /// A zonal kernel `phi(c)` on `S^{d-1}`, normalised so that `phi(1) = 1`.
 ///
+/// Two views of the same kernel: [`Kernel::series`] is the series truncated at
+/// [`Kernel::degree`] (for heat kernels, where the dropped tail is below the
+/// tolerance of `Z`), which the objectives tabulate; [`Kernel::eval`] and its
+/// siblings evaluate the kernel itself (the infinite heat series) to full relative
+/// accuracy at every `c` in `[-1, 1]` and every `d`: in double precision where the
+/// series does not cancel, and in exact high-precision arithmetic where it does
+/// (high `d`, `c` away from 1). [`Kernel::ln_eval`] stays finite where `phi`
+/// underflows `f64`.
+///
 /// ```
 /// use unisphere::Kernel;
 /// let k = Kernel::heat(256, 5.0 / 256.0)?;
@@ -56,8 +69,106 @@ pub struct Kernel {
     weights: Vec<f64>,
     ln_z: f64,
     phi: GegenbauerSeries,
-    d1: GegenbauerSeries,
-    d2: GegenbauerSeries,
+    full: Arc<FullSeries>,
+}
+
+/// Below this, a double-precision value is not trusted unless its rounding bound
+/// is this small relative to it.
+const FAST_PATH_REL: f64 = 1e-12;
+
+/// Below this magnitude a double-precision value may have lost digits to
+/// underflow: the exact series decides.
+const FAST_PATH_MIN: f64 = 1e-280;
+
+/// The whole series of a kernel, for evaluation to full relative accuracy:
+/// in double precision where it does not cancel, exactly where it does.
+#[derive(Debug)]
+struct FullSeries {
+    /// `phi`, `phi'`, `phi''` over every term above `1e-40` of `Z`.
+    series: [GegenbauerSeries; 3],
+    /// Relative error of the double-precision coefficients.
+    coeff_err: f64,
+    /// `sum_l |a_l|` of each series (a bound of its rounding error's scale).
+    abs_sums: [f64; 3],
+    source: ExactSource,
+    d: usize,
+    /// The exact series, built on first use.
+    exact: OnceLock<Result<ExactSeries>>,
+}
+
+impl FullSeries {
+    fn new(d: usize, ln_terms: &[f64], source: ExactSource) -> FullSeries {
+        let ln_z = log_sum_exp(ln_terms);
+        let value = GegenbauerSeries::new(
+            d as f64,
+            ln_terms.iter().map(|v| (v - ln_z).exp()).collect(),
+        );
+        let slope = value.derivative();
+        let curvature = slope.derivative();
+        let series = [value, slope, curvature];
+        let abs_sums = series
+            .each_ref()
+            .map(|s| s.coeffs().iter().map(|a| a.abs()).sum());
+        FullSeries {
+            series,
+            coeff_err: (ln_z.abs() + 100.0) * f64::EPSILON,
+            abs_sums,
+            source,
+            d,
+            exact: OnceLock::new(),
+        }
+    }
+
+    /// The double-precision value of `phi^(order)` at `c`, if it is accurate to
+    /// [`FAST_PATH_REL`].
+    fn fast(&self, order: usize, c: f64) -> Option<f64> {
+        let s = &self.series[order];
+        let v = s.eval(c);
+        if v.is_nan() || v.abs() < FAST_PATH_MIN {
+            return None;
+        }
+        let scale =
+            (8.0 * (s.degree() + 2) as f64 * f64::EPSILON + self.coeff_err) * self.abs_sums[order];
+        if v.abs() * FAST_PATH_REL >= scale {
+            return Some(v);
+        }
+        let terms = s.abs_sum(c);
+        let bound = s.rounding_bound(c) + self.coeff_err * terms;
+        (v.abs() * FAST_PATH_REL >= bound).then_some(v)
+    }
+
+    /// `phi^(order)(c)` exactly (`None` if the exact series cannot be built).
+    fn exact(&self, order: usize, c: f64) -> Option<Wide> {
+        let exact = self
+            .exact
+            .get_or_init(|| ExactSeries::new(self.d, &self.source));
+        exact.as_ref().ok().map(|e| e.eval(order, c))
+    }
+
+    fn value(&self, order: usize, c: f64) -> f64 {
+        if c.is_nan() {
+            return c;
+        }
+        let c = c.clamp(-1.0, 1.0);
+        match self.fast(order, c) {
+            Some(v) => v,
+            None => match self.exact(order, c) {
+                Some(w) => w.to_f64(),
+                None => self.series[order].eval(c),
+            },
+        }
+    }
+
+    fn wide(&self, order: usize, c: f64) -> Wide {
+        let c = c.clamp(-1.0, 1.0);
+        let fast = |v: f64| Wide::from_f64(v, FAST_PATH_REL);
+        match self.fast(order, c) {
+            Some(v) => fast(v),
+            None => self
+                .exact(order, c)
+                .unwrap_or_else(|| fast(self.series[order].eval(c))),
+        }
+    }
 }
 
 fn check_dim(d: usize) -> Result<()> {
@@ -178,11 +289,13 @@ impl Kernel {
         let weights = (0..=degree)
             .map(|l| (-t * l as f64 * (l as f64 + df - 2.0)).exp())
             .collect();
+        let full = FullSeries::new(d, &ln_terms, ExactSource::Heat(t));
         Ok(Kernel::from_ln_terms(
             d,
             KernelKind::Heat { t },
             weights,
             &ln_terms[..=degree],
+            full,
         ))
     }
 
@@ -271,11 +384,13 @@ impl Kernel {
                 "weights whose sum Z is finite in log space",
             ));
         }
+        let full = FullSeries::new(d, &ln_terms, ExactSource::Weights(w[..=degree].to_vec()));
         Ok(Kernel::from_ln_terms(
             d,
             KernelKind::Custom,
             w[..=degree].to_vec(),
             &ln_terms,
+            full,
         ))
     }
 
@@ -334,11 +449,15 @@ impl Kernel {
                     .zip(&ln_dims)
                     .map(|(ln_a, ln_n)| (ln_a - ln_n - ln_terms[0]).exp())
                     .collect();
+                let ln_z = log_sum_exp(&ln_terms);
+                let coeffs = ln_terms.iter().map(|v| (v - ln_z).exp()).collect();
+                let full = FullSeries::new(d, &ln_terms, ExactSource::Coefficients(coeffs));
                 return Ok(Kernel::from_ln_terms(
                     d,
                     KernelKind::SusregInduced,
                     weights,
                     &ln_terms,
+                    full,
                 ));
             }
         }
@@ -348,21 +467,23 @@ impl Kernel {
         })
     }
 
-    /// Builds the series from `ln(w_l N(d, l))`.
-    fn from_ln_terms(d: usize, kind: KernelKind, weights: Vec<f64>, ln_terms: &[f64]) -> Kernel {
+    /// Builds the truncated series from `ln(w_l N(d, l))`; `full` is the whole kernel.
+    fn from_ln_terms(
+        d: usize,
+        kind: KernelKind,
+        weights: Vec<f64>,
+        ln_terms: &[f64],
+        full: FullSeries,
+    ) -> Kernel {
         let ln_z = log_sum_exp(ln_terms);
         let coeffs = ln_terms.iter().map(|v| (v - ln_z).exp()).collect();
-        let phi = GegenbauerSeries::new(d as f64, coeffs);
-        let d1 = phi.derivative();
-        let d2 = d1.derivative();
         Kernel {
             d,
             kind,
             weights,
             ln_z,
-            phi,
-            d1,
-            d2,
+            phi: GegenbauerSeries::new(d as f64, coeffs),
+            full: Arc::new(full),
         }
     }
 
@@ -381,7 +502,8 @@ impl Kernel {
         self.phi.degree()
     }
 
-    /// The normaliser `Z = sum_l w_l N(d, l)` (may be `inf` where only [`Kernel::ln_z`] is finite).
+    /// The normaliser `Z = sum_l w_l N(d, l)` of the truncated series
+    /// ([`Kernel::series`]; may be `inf` where only [`Kernel::ln_z`] is finite).
     pub fn z(&self) -> f64 {
         self.ln_z.exp()
     }
@@ -396,8 +518,8 @@ impl Kernel {
         &self.weights
     }
 
-    /// The mean of `phi` against the uniform measure, `integral phi rho_d = w_0 / Z`
-    /// (the uniform-uniform term `C_b` of the MMD).
+    /// The mean of the truncated series against the uniform measure,
+    /// `integral phi rho_d = w_0 / Z` (the uniform-uniform term `C_b` of the MMD).
     pub fn uniform_mean(&self) -> f64 {
         self.phi.coeffs()[0]
     }
@@ -407,27 +529,76 @@ impl Kernel {
         &self.phi
     }
 
-    /// The series of `phi'`.
-    pub(crate) fn slope_series(&self) -> &GegenbauerSeries {
-        &self.d1
-    }
-
-    /// `phi(c)`; `c` is clamped to `[-1, 1]`.
-    #[inline]
+    /// `phi(c)` to full relative accuracy (the infinite series for heat kernels);
+    /// `c` is clamped to `[-1, 1]`. Where `phi` is below `f64`'s range this is 0:
+    /// use [`Kernel::ln_eval`].
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// // d = 2048, t = 2/d: phi(0) = 6e-112, where the series cancels 112 digits.
+    /// let k = Kernel::heat(2048, 2.0 / 2048.0)?;
+    /// assert!(k.eval(0.0) > 0.0 && k.eval(0.0) < 1e-100);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
     pub fn eval(&self, c: f64) -> f64 {
-        self.phi.eval(c.clamp(-1.0, 1.0))
+        self.full.value(0, c)
     }
 
-    /// `phi'(c)`; `c` is clamped to `[-1, 1]`.
-    #[inline]
+    /// `phi'(c)` to full relative accuracy; `c` is clamped to `[-1, 1]`.
     pub fn eval_d1(&self, c: f64) -> f64 {
-        self.d1.eval(c.clamp(-1.0, 1.0))
+        self.full.value(1, c)
     }
 
-    /// `phi''(c)`; `c` is clamped to `[-1, 1]`.
-    #[inline]
+    /// `phi''(c)` to full relative accuracy; `c` is clamped to `[-1, 1]`.
     pub fn eval_d2(&self, c: f64) -> f64 {
-        self.d2.eval(c.clamp(-1.0, 1.0))
+        self.full.value(2, c)
+    }
+
+    /// `ln |phi(c)|`, finite where `phi` underflows `f64` (`-inf` only where `phi`
+    /// is zero); `c` is clamped to `[-1, 1]`. Heat kernels are positive, so this is
+    /// `ln phi`. A NaN `c` gives NaN.
+    ///
+    /// ```
+    /// use unisphere::Kernel;
+    /// // d = 4096, t = 2/d: phi(-1) ~ 1e-550 is far below the smallest f64.
+    /// let k = Kernel::heat(4096, 2.0 / 4096.0)?;
+    /// assert_eq!(k.eval(-1.0), 0.0);
+    /// let ln = k.ln_eval(-1.0);
+    /// assert!(ln.is_finite() && ln < -1000.0);
+    /// assert!((k.ln_eval(0.5) - k.eval(0.5).ln()).abs() < 1e-10);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn ln_eval(&self, c: f64) -> f64 {
+        if c.is_nan() {
+            return c;
+        }
+        self.full.wide(0, c).ln_abs()
+    }
+
+    /// `(ln |phi'(c)|, sign of phi'(c))`, finite where `phi'` underflows `f64`;
+    /// `c` is clamped to `[-1, 1]`.
+    pub fn ln_eval_d1(&self, c: f64) -> (f64, f64) {
+        if c.is_nan() {
+            return (c, c);
+        }
+        let w = self.full.wide(1, c);
+        (w.ln_abs(), w.sign())
+    }
+
+    /// The log-derivative `phi'(c) / phi(c)` (finite wherever `phi(c) != 0`, also
+    /// where both underflow `f64`); `c` is clamped to `[-1, 1]`.
+    pub fn log_slope(&self, c: f64) -> f64 {
+        if c.is_nan() {
+            return c;
+        }
+        let (v, s) = (self.full.wide(0, c), self.full.wide(1, c));
+        s.ratio(v).to_f64()
+    }
+
+    /// `phi`, `phi'` or `phi''` (`order` 0, 1, 2) at `c` as a wide value with its
+    /// relative error bound.
+    pub(crate) fn wide(&self, order: usize, c: f64) -> Wide {
+        self.full.wide(order.min(2), c)
     }
 }
 
