@@ -42,6 +42,7 @@ mod kdekl;
 pub mod kernel;
 mod ksd;
 mod mmd;
+mod numerics;
 mod pairwise;
 mod real;
 mod regularizer;

@@ -17,6 +17,7 @@ pub use sigreg::Sigreg;
 pub use susreg::Susreg;
 
 use crate::error::{Error, Result, invalid};
+use crate::numerics::{SPLITMIX_GAMMA, rescale_row, splitmix64};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -38,12 +39,9 @@ pub(crate) enum Directions {
     Fixed(std::result::Result<Array2<f64>, Error>),
 }
 
-/// SplitMix64 finaliser: decorrelates `(seed, step)` pairs into generator seeds.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// One SplitMix64 step: decorrelates `(seed, step)` pairs into generator seeds.
+fn mix(z: u64) -> u64 {
+    splitmix64(z.wrapping_add(SPLITMIX_GAMMA))
 }
 
 /// `slices` directions uniform on `S^{d-1}` (standard normal rows, normalised), as
@@ -107,13 +105,9 @@ impl Directions {
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFinite { row: i, col: j });
             }
-            let scale = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            if scale == 0.0 {
-                return Err(Error::ZeroRow { row: i });
-            }
-            row /= scale;
-            let n = row.dot(&row).sqrt();
-            row /= n;
+            let mut buf = row.to_vec();
+            let (_, r) = rescale_row(&mut buf).ok_or(Error::ZeroRow { row: i })?;
+            row.iter_mut().zip(&buf).for_each(|(v, b)| *v = b / r);
         }
         Ok(out)
     }
