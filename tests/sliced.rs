@@ -184,7 +184,7 @@ fn twins_are_invariant_under_rotation_and_permutation() {
 
 #[test]
 fn large_batches_use_tables_and_agree_with_f32() {
-    // N >= 512 switches the SIGReg twin to a profile tabulated for the call's range.
+    // N >= 64 switches the SIGReg twin to a profile tabulated for the call's range.
     let z = gaussian(600, 12, 5);
     let mut twin = SigregIntegrated::new();
     let (v, g) = Regularizer::<f64>::loss_and_grad(&mut twin, z.view()).unwrap();
