@@ -63,8 +63,8 @@ impl<F: Real> SphereRows<F> {
         let mut norms = Vec::with_capacity(n);
         let mut buf = vec![0.0f64; d];
         for (i, (zr, mut xr)) in z.rows().into_iter().zip(x.rows_mut()).enumerate() {
-            buf.iter_mut().zip(zr).for_each(|(b, v)| *b = v.to_f64());
-            let (scale, r) = rescale_row(&mut buf).ok_or(Error::ZeroRow { row: i })?;
+            let (scale, r) = rescale_row(&mut buf, zr.iter().map(|v| v.to_f64()))
+                .ok_or(Error::ZeroRow { row: i })?;
             for (xv, b) in xr.iter_mut().zip(&buf) {
                 *xv = F::from_f64(b / r);
             }

@@ -33,17 +33,25 @@ pub(crate) fn ln_beta_half(b: f64) -> f64 {
     ln_gamma(0.5) + ln_gamma(b) - ln_gamma(b + 0.5)
 }
 
-/// Divides a row of finite values by its largest magnitude `m`, in place, and
-/// returns `(m, r)` with `r = |row / m|` in `[1, sqrt(len)]`, so that the norm is
-/// `m r` and the unit row is `row / m / r`, with no overflow or underflow for rows
-/// scaled by `1e300` or `1e-300`. `None` for a row of zeros (left unchanged).
-pub(crate) fn rescale_row(row: &mut [f64]) -> Option<(f64, f64)> {
-    let m = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+/// Copies a row of finite values into `buf` (of the row's length), divided by its
+/// largest magnitude `m`, and returns `(m, r)` with `r = |row / m|` in
+/// `[1, sqrt(len)]`: the norm is `m r` and the unit row is `buf / r`, with no
+/// overflow or underflow for rows scaled by `1e300` or `1e-300`. `None` for a row
+/// of zeros.
+pub(crate) fn rescale_row(
+    buf: &mut [f64],
+    row: impl IntoIterator<Item = f64>,
+) -> Option<(f64, f64)> {
+    let mut m = 0.0f64;
+    for (b, v) in buf.iter_mut().zip(row) {
+        *b = v;
+        m = m.max(v.abs());
+    }
     if m == 0.0 {
         return None;
     }
     let mut s = 0.0;
-    for v in row.iter_mut() {
+    for v in buf.iter_mut() {
         *v /= m;
         s += *v * *v;
     }
@@ -56,13 +64,13 @@ mod tests {
 
     #[test]
     fn rescaled_rows_keep_their_norm_at_extreme_scales() {
+        let mut buf = [0.0; 2];
         for scale in [1e-300, 1.0, 1e300] {
-            let mut row = [3.0 * scale, -4.0 * scale];
-            let (m, r) = rescale_row(&mut row).unwrap();
+            let (m, r) = rescale_row(&mut buf, [3.0 * scale, -4.0 * scale]).unwrap();
             assert!((m * r / (5.0 * scale) - 1.0).abs() < 1e-15);
-            assert_eq!(row, [0.75, -1.0]);
+            assert_eq!(buf, [0.75, -1.0]);
         }
-        assert!(rescale_row(&mut [0.0, 0.0]).is_none());
+        assert!(rescale_row(&mut buf, [0.0, 0.0]).is_none());
     }
 
     #[test]

@@ -236,10 +236,7 @@ fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
     let mut buf = vec![0.0f64; z.ncols()];
     z.rows()
         .into_iter()
-        .map(|r| {
-            buf.iter_mut().zip(r).for_each(|(b, v)| *b = v.to_f64());
-            rescale_row(&mut buf).map_or(0.0, |(m, r)| m * r)
-        })
+        .map(|r| rescale_row(&mut buf, r.iter().map(|v| v.to_f64())).map_or(0.0, |(m, r)| m * r))
         .collect()
 }
 

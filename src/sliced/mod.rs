@@ -123,12 +123,13 @@ impl Directions {
             });
         }
         let mut out = a.to_owned();
+        let mut buf = vec![0.0f64; d];
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFinite { row: i, col: j });
             }
-            let mut buf = row.to_vec();
-            let (_, r) = rescale_row(&mut buf).ok_or(Error::ZeroRow { row: i })?;
+            let (_, r) =
+                rescale_row(&mut buf, row.iter().copied()).ok_or(Error::ZeroRow { row: i })?;
             row.iter_mut().zip(&buf).for_each(|(v, b)| *v = b / r);
         }
         Ok(out)
