@@ -143,7 +143,8 @@ pub fn omega_and_derivative(d: f64, r: f64) -> (f64, f64) {
 /// point `u` on `S^{d-1}`: positive and decreasing in `x`.
 ///
 /// Designed for `d >= 2` and `0 <= x <= 4d` (relative error about `1e-14`);
-/// any `x >= 0` works, with a cost growing like `d` for `0.75 d/2 < x < d/2`.
+/// any `x >= 0` works, with a cost growing like `d` for `0.75 d/2 < x < d/2`
+/// (`NaN` there when `x > 5e8`, which would take over `1e9` terms).
 ///
 /// Special values: `NaN` if `d` or `x` is NaN or `d <= 0`; `0` for `x = +inf`; `1` for `x = 0` or
 /// `d = +inf`. Negative `x` is outside the intended domain: it is summed by
