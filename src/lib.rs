@@ -27,6 +27,9 @@
 //! # Ok::<(), unisphere::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub use ndarray;
 
 /// The README's code blocks, compiled and run as doctests.
@@ -42,6 +45,7 @@ mod kdekl;
 pub mod kernel;
 mod ksd;
 mod mmd;
+mod numerics;
 mod pairwise;
 mod real;
 mod regularizer;

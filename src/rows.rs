@@ -2,6 +2,7 @@
 //! rule that carries a gradient on the sphere back to the raw rows.
 
 use crate::error::{Error, Result};
+use crate::numerics::rescale_row;
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, Zip};
 
@@ -62,16 +63,8 @@ impl<F: Real> SphereRows<F> {
         let mut norms = Vec::with_capacity(n);
         let mut buf = vec![0.0f64; d];
         for (i, (zr, mut xr)) in z.rows().into_iter().zip(x.rows_mut()).enumerate() {
-            let scale = zr.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
-            if scale == 0.0 {
-                return Err(Error::ZeroRow { row: i });
-            }
-            let mut s = 0.0;
-            for (b, v) in buf.iter_mut().zip(zr) {
-                *b = v.to_f64() / scale;
-                s += *b * *b;
-            }
-            let r = s.sqrt();
+            let (scale, r) = rescale_row(&mut buf, zr.iter().map(|v| v.to_f64()))
+                .ok_or(Error::ZeroRow { row: i })?;
             for (xv, b) in xr.iter_mut().zip(&buf) {
                 *xv = F::from_f64(b / r);
             }

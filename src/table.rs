@@ -10,6 +10,8 @@
 //! relative to the profile's largest magnitude. A profile that cannot be tabulated
 //! that well within [`MAX_INTERVALS`] gets no table, and callers evaluate it directly.
 
+use crate::numerics::{chebyshev_coeffs, chebyshev_points};
+
 /// Polynomial degree on each interval.
 pub(crate) const DEGREE: usize = 8;
 const NC: usize = DEGREE + 1;
@@ -41,23 +43,6 @@ pub(crate) struct Table {
     intervals: usize,
     /// Per interval: `NC` value coefficients, then `NC` slope coefficients.
     blocks: Vec<[f64; 2 * NC]>,
-}
-
-/// Chebyshev points of the first kind on [-1, 1], `cos(pi (k + 1/2) / NC)`.
-fn chebyshev_points() -> [f64; NC] {
-    std::array::from_fn(|k| (std::f64::consts::PI * (k as f64 + 0.5) / NC as f64).cos())
-}
-
-/// Chebyshev coefficients of the interpolant through `values` at the Chebyshev points.
-fn chebyshev_coeffs(values: &[f64; NC], points: &[f64; NC]) -> [f64; NC] {
-    std::array::from_fn(|j| {
-        let s: f64 = values
-            .iter()
-            .zip(points)
-            .map(|(v, x)| v * (j as f64 * x.acos()).cos())
-            .sum();
-        s * if j == 0 { 1.0 } else { 2.0 } / NC as f64
-    })
 }
 
 /// Monomial coefficients (in the local coordinate `x`) of `sum_j c_j T_j(x)`.
@@ -108,7 +93,7 @@ impl Table {
         accuracy: Accuracy,
         f: impl Fn(f64) -> (f64, f64),
     ) -> Option<Table> {
-        let points = chebyshev_points();
+        let points = chebyshev_points::<NC>();
         let mut intervals = 1;
         while intervals <= MAX_INTERVALS {
             if let Some(t) = Table::try_build(lo, hi, intervals, accuracy, &points, &f) {
@@ -148,8 +133,8 @@ impl Table {
                 scale_v = scale_v.max(v.abs());
                 scale_s = scale_s.max(s.abs());
             }
-            let cv = chebyshev_coeffs(&vals, points);
-            let cs = chebyshev_coeffs(&slopes, points);
+            let cv = chebyshev_coeffs(&vals);
+            let cs = chebyshev_coeffs(&slopes);
             // Under the fast (geometric or faster) decay of a smooth profile's
             // coefficients, twice the last one bounds the interpolation error.
             err_v = err_v.max(2.0 * cv[NC - 1].abs());

@@ -1,4 +1,5 @@
-//! The objectives against the high-precision reference cases (mpmath, 40 digits).
+//! The objectives against the high-precision reference cases (mpmath, 40 digits) of
+//! `tests/data/golden.json`, written by `tests/data/make_golden.py golden.json visible`.
 
 mod common;
 

@@ -174,7 +174,6 @@ fn paper_setting_d256_uniform_sample() {
     let z32 = z.mapv(|v| v as f32);
     let (v, g) = kl.loss_and_grad(z.view()).unwrap();
     assert!(v.is_finite() && g.iter().all(|x| x.is_finite()));
-    println!("paper KL {v:.6} (floor {floor:.6}), raw KL N=512: see below");
     assert!(
         (v - floor).abs() < 0.2 / (-ln_s),
         "paper KL {v} vs floor {floor}"
@@ -182,7 +181,6 @@ fn paper_setting_d256_uniform_sample() {
     let raw = kl_raw.loss(z.view()).unwrap();
     assert!(raw.abs() < 0.2, "raw KL {raw}");
     let raw_big = kl_raw.loss(gaussian(2048, d, 43).view()).unwrap();
-    println!("raw KL N=512 {raw:.5}, N=2048 {raw_big:.5}");
     assert!(
         raw_big.abs() < raw.abs(),
         "raw KL N=2048 {raw_big} vs N=512 {raw}"
@@ -243,13 +241,15 @@ fn bad_input_is_an_error() {
             .loss(gaussian(4, 6, 2).view())
             .is_ok()
     );
-    // Antipodal pair far beyond a very narrow kernel: a clear error, not -inf or NaN.
+    // Antipodal pair far beyond a very narrow kernel: a finite loss and gradient, not
+    // -inf or NaN.
     let mut kl = KdeKl::new(Kernel::heat(2, 0.001).unwrap())
         .unwrap()
         .with_scale(Scale::Raw);
     let z = ndarray::array![[1.0, 0.0], [-1.0, 0.0]];
-    match Regularizer::<f64>::loss_and_grad(&mut kl, z.view()) {
-        Ok((v, g)) => assert!(v.is_finite() && g.iter().all(|x: &f64| x.is_finite())),
-        Err(e) => assert!(matches!(e, Error::NotRepresentable { .. })),
-    }
+    let (v, g) = Regularizer::<f64>::loss_and_grad(&mut kl, z.view()).unwrap();
+    assert!(
+        v.is_finite() && g.iter().all(|x: &f64| x.is_finite()),
+        "{v}"
+    );
 }

@@ -118,7 +118,7 @@ proptest! {
     #[test]
     fn gradients_match_finite_differences(n in 2usize..6, d in 2usize..6, seed in 0u64..500, m in 1usize..5) {
         let z = pseudo_random(n, d, seed).mapv(|v| 1.5 * v) + 0.1;
-        let a = directions(m, d, seed, 0);
+        let a = directions(m, d, seed, 0).unwrap();
         let mut regs: Vec<Box<dyn Regularizer<f64>>> = vec![
             Box::new(Sigreg::new(1, 0).unwrap().with_directions(&a)),
             Box::new(Susreg::new(1, 0).unwrap().with_directions(a.view())),
@@ -184,7 +184,7 @@ fn twins_are_invariant_under_rotation_and_permutation() {
 
 #[test]
 fn large_batches_use_tables_and_agree_with_f32() {
-    // N >= 512 switches the SIGReg twin to a profile tabulated for the call's range.
+    // N >= 64 switches the SIGReg twin to a profile tabulated for the call's range.
     let z = gaussian(600, 12, 5);
     let mut twin = SigregIntegrated::new();
     let (v, g) = Regularizer::<f64>::loss_and_grad(&mut twin, z.view()).unwrap();
@@ -233,7 +233,7 @@ fn bad_input_is_an_error() {
         bad.loss(gaussian(5, 3, 0).view()),
         Err(Error::ZeroRow { .. })
     ));
-    let mut nan_dirs = directions(2, 3, 0, 0);
+    let mut nan_dirs = directions(2, 3, 0, 0).unwrap();
     nan_dirs[[1, 2]] = f64::NAN;
     let mut bad = Susreg::new(1, 0).unwrap().with_directions(&nan_dirs);
     assert_eq!(
@@ -243,7 +243,7 @@ fn bad_input_is_an_error() {
     // directions of the wrong dimension
     let mut fixed = Sigreg::new(1, 0)
         .unwrap()
-        .with_directions(&directions(2, 4, 0, 0));
+        .with_directions(&directions(2, 4, 0, 0).unwrap());
     assert!(matches!(
         fixed.loss(gaussian(5, 3, 0).view()),
         Err(Error::Shape { .. })

@@ -2,13 +2,7 @@
 //! them evaluated by Clenshaw's recurrence, and the dimensions `N(d, l)` of the
 //! spaces of degree-`l` spherical harmonics, in log space.
 
-/// The coefficients of the three-term recurrence
-/// `P_{l+1} = alpha_l c P_l - beta_l P_{l-1}` in dimension `d`, for `l >= 1`.
-#[inline(always)]
-fn recurrence(d: f64, l: f64) -> (f64, f64) {
-    let den = l + d - 2.0;
-    ((2.0 * l + d - 2.0) / den, l / den)
-}
+use crate::numerics::{gegenbauer_values, recurrence};
 
 /// `P_l(d; c)` by the forward recurrence; `d >= 2` (for `d = 2` this is `cos(l acos c)`).
 ///
@@ -18,17 +12,9 @@ fn recurrence(d: f64, l: f64) -> (f64, f64) {
 /// assert!((gegenbauer(2, 3.0, 0.5) - (3.0 * 0.25 - 1.0) / 2.0).abs() < 1e-15);
 /// ```
 pub fn gegenbauer(l: usize, d: f64, c: f64) -> f64 {
-    if l == 0 {
-        return 1.0;
-    }
-    let (mut prev, mut cur) = (1.0, c);
-    for k in 1..l {
-        let (a, b) = recurrence(d, k as f64);
-        let next = a * c * cur - b * prev;
-        prev = cur;
-        cur = next;
-    }
-    cur
+    let mut value = 1.0;
+    gegenbauer_values(d, c, l + 1, |_, p| value = p);
+    value
 }
 
 /// `ln N(d, l)` for `l = 0, 1, 2, ...`, where `N(d, l)` is the dimension of the
@@ -140,16 +126,10 @@ impl GegenbauerSeries {
     /// `sum_l |a_l P_l(d; c)|`, the scale of the rounding error of
     /// [`GegenbauerSeries::eval`] at `c`.
     pub fn abs_sum(&self, c: f64) -> f64 {
-        let d = self.dim;
-        let (mut prev, mut cur) = (1.0f64, c);
-        let mut sum = self.coeffs[0].abs();
-        for (l, a) in self.coeffs.iter().enumerate().skip(1) {
-            sum += a.abs() * cur.abs();
-            let (alpha, beta) = recurrence(d, l as f64);
-            let next = alpha * c * cur - beta * prev;
-            prev = cur;
-            cur = next;
-        }
+        let mut sum = 0.0;
+        gegenbauer_values(self.dim, c, self.coeffs.len(), |l, p| {
+            sum += self.coeffs[l].abs() * p.abs()
+        });
         sum
     }
 

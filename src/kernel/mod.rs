@@ -6,13 +6,13 @@
 
 mod exact;
 mod gegenbauer;
-mod quadrature;
 
 pub(crate) use exact::Wide;
 pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
-pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 
 use crate::error::{Error, Result, invalid};
+use crate::numerics::{MAX_DIM, ln_beta_half, uniform_marginal_rule};
+use crate::special::hypergeometric::hyp1f1_kummer;
 use exact::{ExactSeries, ExactSource};
 use std::sync::{Arc, OnceLock};
 
@@ -175,8 +175,8 @@ fn check_dim(d: usize) -> Result<()> {
     if d < 2 {
         return Err(invalid("d", d, "a dimension d >= 2 (points on S^{d-1})"));
     }
-    if d > 1 << 24 {
-        return Err(invalid("d", d, "a dimension d <= 16777216"));
+    if d > MAX_DIM {
+        return Err(invalid("d", d, &format!("a dimension d <= {MAX_DIM}")));
     }
     Ok(())
 }
@@ -413,11 +413,9 @@ impl Kernel {
     /// # Ok::<(), unisphere::Error>(())
     /// ```
     pub fn susreg_induced(d: usize) -> Result<Kernel> {
-        use statrs::function::gamma::ln_gamma;
         check_dim(d)?;
         const CAP: usize = 2000;
         let df = d as f64;
-        let ln_beta_half = |b: f64| ln_gamma(0.5) + ln_gamma(b) - ln_gamma(b + 0.5);
         let ln_b0 = ln_beta_half((df - 1.0) / 2.0);
         let mut ln_terms = Vec::new();
         let mut ln_dims = Vec::new();
@@ -436,7 +434,7 @@ impl Kernel {
             let dim = d + 2 * l;
             let mean: f64 = uniform_marginal_rule(dim, 160)
                 .iter()
-                .map(|(c, w)| w * kummer_shifted(l, df, df * (1.0 - c)))
+                .map(|(c, w)| w * hyp1f1_kummer(0.5 + lf, 0.5 * df + lf, df * (1.0 - c)))
                 .sum();
             let ln_a =
                 ln_n + ln_beta_half((df + 2.0 * lf - 1.0) / 2.0) - ln_b0 + ln_const + mean.ln();
@@ -610,28 +608,4 @@ pub(crate) fn describe(k: &Kernel) -> String {
         KernelKind::Custom => format!("custom L={}", k.degree()),
         KernelKind::SusregInduced => "SUSReg-induced".to_string(),
     }
-}
-
-/// `1F1(1/2 + l; d/2 + l; -x)` for `x >= 0` by Kummer's transformation,
-/// `e^{-x} sum_k ((d-1)/2)_k / (d/2 + l)_k x^k / k!`: positive terms, summed with
-/// rescaling so that neither the sum nor `e^{-x}` under- or overflows.
-fn kummer_shifted(l: usize, d: f64, x: f64) -> f64 {
-    let (a, b) = ((d - 1.0) / 2.0, d / 2.0 + l as f64);
-    let (mut term, mut sum, mut ln_scale) = (1.0f64, 1.0f64, 0.0f64);
-    let mut k = 0.0;
-    loop {
-        term *= (a + k) * x / ((b + k) * (k + 1.0));
-        sum += term;
-        k += 1.0;
-        if sum > 1e280 {
-            sum *= 1e-280;
-            term *= 1e-280;
-            ln_scale += 280.0 * std::f64::consts::LN_10;
-        }
-        // Terms decrease once k > x (a < b); stop when negligible.
-        if (k > x && term < 1e-17 * sum) || k > 1e7 {
-            break;
-        }
-    }
-    (sum.ln() + ln_scale - x).exp()
 }

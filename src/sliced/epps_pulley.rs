@@ -21,6 +21,12 @@ pub struct EppsPulleyGrid {
     weights: Vec<f64>,
 }
 
+/// `exp(-t^2/2)`, the characteristic function of `N(0, 1)`: SIGReg's target, the
+/// weight function of the grid, and SUSReg's target above 256 dimensions.
+pub(crate) fn standard_normal_cf(t: f64) -> f64 {
+    (-0.5 * t * t).exp()
+}
+
 impl Default for EppsPulleyGrid {
     fn default() -> Self {
         EppsPulleyGrid::new(3.0, 17).expect("the default grid is valid")
@@ -52,7 +58,7 @@ impl EppsPulleyGrid {
             .enumerate()
             .map(|(k, t)| {
                 let c = if k == 0 || k == knots - 1 { 1.0 } else { 2.0 };
-                c * dt * (-0.5 * t * t).exp()
+                c * dt * standard_normal_cf(*t)
             })
             .collect();
         Ok(EppsPulleyGrid {
@@ -75,6 +81,11 @@ impl EppsPulleyGrid {
     /// The weights `omega_k`.
     pub fn weights(&self) -> &[f64] {
         &self.weights
+    }
+
+    /// The Gaussian target `exp(-t_k^2/2)` at every knot.
+    pub(crate) fn gaussian_target(&self) -> Vec<f64> {
+        self.knots.iter().map(|&t| standard_normal_cf(t)).collect()
     }
 
     /// The knot spacing `T/(K - 1)`.

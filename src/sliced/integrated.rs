@@ -8,7 +8,8 @@
 use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
 use crate::error::{Error, Result};
-use crate::pairwise::{PairRequest, pair_sums};
+use crate::numerics::rescale_row;
+use crate::pairwise::{PairRequest, PairSums, pair_sums};
 use crate::real::Real;
 use crate::regularizer::Objective;
 use crate::rows::{check_finite_output, check_input};
@@ -206,25 +207,8 @@ impl Objective for SigregIntegrated {
     ) -> Result<(f64, Option<Array2<F>>)> {
         check_input(&z, 2, None)?;
         let (n, d) = z.dim();
-        let df = d as f64;
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
-        // Squared norms in f64, robust to huge or tiny rows.
-        let norms: Vec<f64> = z
-            .rows()
-            .into_iter()
-            .map(|r| {
-                let m = r.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
-                if m == 0.0 {
-                    0.0
-                } else {
-                    m * r
-                        .iter()
-                        .map(|v| (v.to_f64() / m).powi(2))
-                        .sum::<f64>()
-                        .sqrt()
-                }
-            })
-            .collect();
+        let norms = row_norms(z);
         let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
         let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
         if !s_max.is_finite() {
@@ -237,61 +221,106 @@ impl Objective for SigregIntegrated {
         } else {
             None
         };
-        let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-            // squared distances from the Gram row and the squared norms
-            for (b, x) in g.iter_mut().enumerate() {
-                *x = (sq[i] + sq[j0 + b] - 2.0 * *x).max(0.0);
-            }
-            match &table {
-                Some(t) => t.eval_batch(g, v, w),
-                None => match w {
-                    Some(w) => {
-                        for ((x, vv), ww) in g.iter().zip(v.iter_mut()).zip(w.iter_mut()) {
-                            (*vv, *ww) = profile.eval(*x);
-                        }
-                    }
-                    None => {
-                        for (x, vv) in g.iter().zip(v.iter_mut()) {
-                            *vv = profile.eval(*x).0;
-                        }
-                    }
-                },
-            }
-        };
-        let req = PairRequest {
-            diagonal: true,
-            gradient,
-            row_weights: gradient,
-            ..Default::default()
-        };
-        let sums = pair_sums(z, &term, req);
-        let nf = n as f64;
-        // Middle and constant terms, per knot.
-        let mut loss = sums.total / nf;
-        let mut radial = vec![0.0f64; n]; // d(middle)/dz_i = radial_i * z_i
-        for (t, w) in self.grid.knots().iter().zip(self.grid.weights()) {
-            let psi = (-0.5 * t * t).exp();
-            let mut mid = 0.0;
-            for (i, r) in norms.iter().enumerate() {
-                mid += omega(df, t * r);
-                if gradient {
-                    radial[i] += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+        let sums = pair_term(z, &sq, table, &profile, gradient);
+        let (middle, radial) = middle_terms(&self.grid, d, &norms, gradient);
+        let loss = sums.total / n as f64 + middle;
+        match sums.grad {
+            Some(g) => Ok((loss, Some(gradient_rows(z, g, &sums.row_weights, &radial)?))),
+            None => Ok((loss, None)),
+        }
+    }
+}
+
+/// The norms `|z_i|` in `f64`, robust to huge or tiny rows.
+fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
+    let mut buf = vec![0.0f64; z.ncols()];
+    z.rows()
+        .into_iter()
+        .map(|r| rescale_row(&mut buf, r.iter().map(|v| v.to_f64())).map_or(0.0, |(m, r)| m * r))
+        .collect()
+}
+
+/// The pair term `sum_{i,j} h(|z_i - z_j|^2)` from the Gram matrix and the squared
+/// norms `sq`, with the tabulated profile where there is a table; with the gradient,
+/// the row weights `sum_j h'_ij` and `(W Z)_i = sum_j h'_ij z_j`.
+fn pair_term<F: Real>(
+    z: ArrayView2<F>,
+    sq: &[f64],
+    table: Option<&Table>,
+    profile: &SigTwinProfile,
+    gradient: bool,
+) -> PairSums<F> {
+    let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+        for (b, x) in g.iter_mut().enumerate() {
+            *x = (sq[i] + sq[j0 + b] - 2.0 * *x).max(0.0);
+        }
+        match (table, w) {
+            (Some(t), w) => t.eval_batch(g, v, w),
+            (None, Some(w)) => {
+                for ((x, vv), ww) in g.iter().zip(v.iter_mut()).zip(w.iter_mut()) {
+                    (*vv, *ww) = profile.eval(*x);
                 }
             }
-            loss += w * (nf * psi * psi - 2.0 * psi * mid);
+            (None, None) => {
+                for (x, vv) in g.iter().zip(v.iter_mut()) {
+                    *vv = profile.eval(*x).0;
+                }
+            }
         }
-        if !gradient {
-            return Ok((loss, None));
+    };
+    let req = PairRequest {
+        diagonal: true,
+        gradient,
+        row_weights: gradient,
+        ..Default::default()
+    };
+    pair_sums(z, &term, req)
+}
+
+/// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,
+/// and, with the gradient, `radial_i` such that their derivative in `z_i` is `radial_i z_i`.
+fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) -> (f64, Vec<f64>) {
+    let df = d as f64;
+    let nf = norms.len() as f64;
+    let mut loss = 0.0;
+    let mut radial = vec![0.0f64; if gradient { norms.len() } else { 0 }];
+    for ((t, w), psi) in grid
+        .knots()
+        .iter()
+        .zip(grid.weights())
+        .zip(grid.gaussian_target())
+    {
+        let mut mid = 0.0;
+        for (i, r) in norms.iter().enumerate() {
+            mid += omega(df, t * r);
+            if gradient {
+                radial[i] += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+            }
         }
-        // dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i
-        let mut g = sums.grad.expect("gradient requested");
-        for (i, (mut grow, zrow)) in g.rows_mut().into_iter().zip(z.rows()).enumerate() {
-            let a = 4.0 / nf * sums.row_weights[i] + radial[i];
-            Zip::from(&mut grow).and(&zrow).for_each(|gv, &zv| {
-                *gv = F::from_f64(a * zv.to_f64() - 4.0 / nf * gv.to_f64());
-            });
-        }
-        check_finite_output(&g)?;
-        Ok((loss, Some(g)))
+        loss += w * (nf * psi * psi - 2.0 * psi * mid);
     }
+    (loss, radial)
+}
+
+/// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`.
+fn gradient_rows<F: Real>(
+    z: ArrayView2<F>,
+    mut wz: Array2<F>,
+    row_weights: &[f64],
+    radial: &[f64],
+) -> Result<Array2<F>> {
+    let c = 4.0 / z.nrows() as f64;
+    for ((mut grow, zrow), (rw, rad)) in wz
+        .rows_mut()
+        .into_iter()
+        .zip(z.rows())
+        .zip(row_weights.iter().zip(radial))
+    {
+        let a = c * rw + rad;
+        Zip::from(&mut grow).and(&zrow).for_each(|gv, &zv| {
+            *gv = F::from_f64(a * zv.to_f64() - c * gv.to_f64());
+        });
+    }
+    check_finite_output(&wz)?;
+    Ok(wz)
 }

@@ -17,6 +17,7 @@ pub use sigreg::Sigreg;
 pub use susreg::Susreg;
 
 use crate::error::{Error, Result, invalid};
+use crate::numerics::{MAX_DIM, SPLITMIX_GAMMA, rescale_row, splitmix64};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -38,27 +39,40 @@ pub(crate) enum Directions {
     Fixed(std::result::Result<Array2<f64>, Error>),
 }
 
-/// SplitMix64 finaliser: decorrelates `(seed, step)` pairs into generator seeds.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// One SplitMix64 step: decorrelates `(seed, step)` pairs into generator seeds.
+fn mix(z: u64) -> u64 {
+    splitmix64(z.wrapping_add(SPLITMIX_GAMMA))
 }
 
 /// `slices` directions uniform on `S^{d-1}` (standard normal rows, normalised), as
-/// drawn for call number `step` of a regularizer seeded with `seed`.
+/// drawn for call number `step` of a regularizer seeded with `seed`;
+/// `1 <= slices <= MAX_SLICES`, `2 <= d <= 2^24`, and an error if the `slices x d`
+/// matrix cannot be allocated.
 ///
 /// ```
-/// let a = unisphere::sliced::directions(4, 3, 42, 0);
+/// let a = unisphere::sliced::directions(4, 3, 42, 0)?;
 /// assert_eq!(a.dim(), (4, 3));
 /// for row in a.rows() { assert!((row.dot(&row) - 1.0).abs() < 1e-12); }
-/// assert_eq!(a, unisphere::sliced::directions(4, 3, 42, 0));
-/// assert_ne!(a, unisphere::sliced::directions(4, 3, 42, 1));
+/// assert_eq!(a, unisphere::sliced::directions(4, 3, 42, 0)?);
+/// assert_ne!(a, unisphere::sliced::directions(4, 3, 42, 1)?);
+/// assert!(unisphere::sliced::directions(4, 1, 42, 0).is_err());
+/// # Ok::<(), unisphere::Error>(())
 /// ```
-pub fn directions(slices: usize, d: usize, seed: u64, step: u64) -> Array2<f64> {
+pub fn directions(slices: usize, d: usize, seed: u64, step: u64) -> Result<Array2<f64>> {
+    check_slices(slices)?;
+    if !(2..=MAX_DIM).contains(&d) {
+        return Err(invalid("d", d, "a dimension 2 <= d <= 2^24"));
+    }
+    let mut buf = Vec::<f64>::new();
+    buf.try_reserve_exact(slices * d)
+        .map_err(|_| Error::NotRepresentable {
+            what: format!("{slices} x {d} directions cannot be allocated; use fewer slices"),
+        })?;
+    buf.resize(slices * d, 0.0);
+    let mut a = Array2::from_shape_vec((slices, d), buf).map_err(|e| Error::NotRepresentable {
+        what: format!("{slices} x {d} directions: {e}"),
+    })?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ mix(step)));
-    let mut a = Array2::<f64>::zeros((slices, d));
     for mut row in a.rows_mut() {
         loop {
             row.mapv_inplace(|_| rng.sample(rand_distr::StandardNormal));
@@ -69,18 +83,24 @@ pub fn directions(slices: usize, d: usize, seed: u64, step: u64) -> Array2<f64> 
             }
         }
     }
-    a
+    Ok(a)
+}
+
+/// Checks a number of slices: `1 <= slices <= MAX_SLICES`.
+fn check_slices(slices: usize) -> Result<()> {
+    if slices == 0 || slices > MAX_SLICES {
+        return Err(invalid(
+            "slices",
+            slices,
+            &format!("between 1 and {MAX_SLICES} directions (LeJEPA: 256, SPHERE-JEPA: 1024)"),
+        ));
+    }
+    Ok(())
 }
 
 impl Directions {
     pub fn fresh(slices: usize, seed: u64) -> Result<Self> {
-        if slices == 0 || slices > MAX_SLICES {
-            return Err(invalid(
-                "slices",
-                slices,
-                &format!("between 1 and {MAX_SLICES} directions (LeJEPA: 256, SPHERE-JEPA: 1024)"),
-            ));
-        }
+        check_slices(slices)?;
         Ok(Directions::Fresh {
             slices,
             seed,
@@ -103,17 +123,14 @@ impl Directions {
             });
         }
         let mut out = a.to_owned();
+        let mut buf = vec![0.0f64; d];
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             if let Some(j) = row.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFinite { row: i, col: j });
             }
-            let scale = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            if scale == 0.0 {
-                return Err(Error::ZeroRow { row: i });
-            }
-            row /= scale;
-            let n = row.dot(&row).sqrt();
-            row /= n;
+            let (_, r) =
+                rescale_row(&mut buf, row.iter().copied()).ok_or(Error::ZeroRow { row: i })?;
+            row.iter_mut().zip(&buf).for_each(|(v, b)| *v = b / r);
         }
         Ok(out)
     }
@@ -122,7 +139,7 @@ impl Directions {
     pub fn next<F: Real>(&mut self, d: usize) -> Result<Array2<F>> {
         let a = match self {
             Directions::Fresh { slices, seed, step } => {
-                let a = directions(*slices, d, *seed, *step);
+                let a = directions(*slices, d, *seed, *step)?;
                 *step += 1;
                 a
             }

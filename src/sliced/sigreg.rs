@@ -73,12 +73,7 @@ impl Objective for Sigreg {
     ) -> Result<(f64, Option<Array2<F>>)> {
         check_input(&z, 2, None)?;
         let a = self.directions.next::<F>(z.ncols())?;
-        let psi: Vec<f64> = self
-            .grid
-            .knots()
-            .iter()
-            .map(|t| (-0.5 * t * t).exp())
-            .collect();
+        let psi = self.grid.gaussian_target();
         let (loss, grad) = sliced_statistic(z, &a, 1.0, &self.grid, &psi, gradient);
         if let Some(g) = &grad {
             check_finite_output(g)?;

@@ -15,17 +15,13 @@ pub const GAUSSIAN_TARGET_ABOVE: usize = 256;
 /// The target characteristic function of SUSReg on the grid: `Omega_d(sqrt(d) t)`,
 /// or `exp(-t^2/2)` where `d > 256` and the exact target was not asked for.
 pub(crate) fn susreg_target(grid: &EppsPulleyGrid, d: usize, exact: Option<bool>) -> Vec<f64> {
-    let use_exact = exact.unwrap_or(d <= GAUSSIAN_TARGET_ABOVE);
+    if !exact.unwrap_or(d <= GAUSSIAN_TARGET_ABOVE) {
+        return grid.gaussian_target();
+    }
     let sd = (d as f64).sqrt();
     grid.knots()
         .iter()
-        .map(|&t| {
-            if use_exact {
-                omega(d as f64, sd * t)
-            } else {
-                (-0.5 * t * t).exp()
-            }
-        })
+        .map(|&t| omega(d as f64, sd * t))
         .collect()
 }
 

@@ -19,6 +19,9 @@ use std::f64::consts::PI;
 
 /// Bound on each of the two error terms (aliasing and truncation).
 const EPS: f64 = 1e-11;
+/// Upper tail probabilities with a Chernoff bound below `e^{-745}` (under the
+/// smallest subnormal `f64`) are 0.
+const LN_NEGLIGIBLE: f64 = -745.0;
 /// The most terms the series may use.
 const MAX_STEPS: usize = 50_000_000;
 
@@ -41,6 +44,11 @@ pub(super) fn upper_tail_centred(terms: &[(f64, f64)], y: f64) -> Result<f64> {
     if lmax - lmin <= 1e-15 * lmax {
         let h: f64 = terms.iter().map(|t| t.1).sum();
         return Ok(gamma_ur(0.5 * h, 0.5 * (y + mean) / lmax));
+    }
+    // Far out in the tail (a huge statistic), the Chernoff bound already says the
+    // probability is below f64's range: no series (whose period would grow with y).
+    if ln_upper_chernoff(&terms, lmax, y) < LN_NEGLIGIBLE {
+        return Ok(0.0);
     }
     let sd = terms
         .iter()
@@ -211,6 +219,14 @@ mod tests {
             let got =
                 upper_tail_centred(&[(0.7, 2.0), (0.7 * (1.0 + 1e-9), 3.0)], y - mean).unwrap();
             assert!((got - want).abs() < 1e-9, "y = {y}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn a_huge_statistic_has_probability_zero_at_once() {
+        let terms = [(1.0, 3.0), (0.5, 2.0)];
+        for y in [1e5, 1e300, f64::MAX] {
+            assert_eq!(upper_tail_centred(&terms, y).unwrap(), 0.0);
         }
     }
 

@@ -42,6 +42,7 @@ mod statistic;
 
 use crate::error::{Result, invalid};
 use crate::kernel::{Kernel, describe};
+use crate::numerics::MAX_DIM;
 use crate::real::Real;
 use crate::rows::{SphereRows, check_input};
 use family::Family;
@@ -492,7 +493,7 @@ impl UniformityTest {
         if n < 2 {
             return Err(crate::error::Error::TooFewPoints { n, min: 2 });
         }
-        if !(2..=1 << 24).contains(&d) || self.family.dim().is_some_and(|k| k != d) {
+        if !(2..=MAX_DIM).contains(&d) || self.family.dim().is_some_and(|k| k != d) {
             return Err(invalid(
                 "d",
                 d,

@@ -25,14 +25,13 @@
 
 use super::quadrature::{ChebyshevPieces, gauss_legendre, graded_integral};
 use crate::error::{Error, Result};
-use crate::kernel::uniform_marginal_rule;
+use crate::numerics::{gegenbauer_values, ln_beta_half, uniform_marginal_rule};
 use statrs::function::beta::beta_reg;
-use statrs::function::gamma::ln_gamma;
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// `ln B(1/2, (d-1)/2)`, the normaliser of `rho_d`.
 pub(super) fn ln_beta_marginal(d: f64) -> f64 {
-    ln_gamma(0.5) + ln_gamma(0.5 * (d - 1.0)) - ln_gamma(0.5 * d)
+    ln_beta_half(0.5 * (d - 1.0))
 }
 
 /// `P(X > x)` for one coordinate `X` of a uniform point on `S^{d-1}`.
@@ -254,7 +253,7 @@ pub(super) fn ln_weights(kind: Projected, d: usize, k_max: usize) -> Vec<f64> {
             let x = quantile(df, t.min(1.0 - t));
             let base = ln_const + (df - 1.0) * ((1.0 - x) * (1.0 + x)).ln();
             let mut out = Vec::with_capacity(k_max);
-            gegenbauer_run(df + 2.0, x, k_max, |_, p| {
+            gegenbauer_values(df + 2.0, x, k_max, |_, p| {
                 out.push(base + 2.0 * p.abs().ln())
             });
             out
@@ -275,26 +274,10 @@ pub(super) fn ln_weights(kind: Projected, d: usize, k_max: usize) -> Vec<f64> {
                 } else {
                     w
                 };
-                gegenbauer_run(df + 2.0, c, k_max, |j, p| acc[j] += g * p * p);
+                gegenbauer_values(df + 2.0, c, k_max, |j, p| acc[j] += g * p * p);
             }
             acc.into_iter().map(|a| base + a.ln()).collect()
         }
-    }
-}
-
-/// Calls `f(j, P_j(dim; x))` for `j = 0..count` (forward recurrence).
-fn gegenbauer_run(dim: f64, x: f64, count: usize, mut f: impl FnMut(usize, f64)) {
-    let (mut prev, mut cur) = (0.0f64, 1.0f64);
-    for j in 0..count {
-        f(j, cur);
-        let jf = j as f64;
-        let next = if j == 0 {
-            x
-        } else {
-            ((2.0 * jf + dim - 2.0) * x * cur - jf * prev) / (jf + dim - 2.0)
-        };
-        prev = cur;
-        cur = next;
     }
 }
 

@@ -2,9 +2,10 @@
 //! towards `pi/2` for integrands with a boundary layer there, and piecewise
 //! Chebyshev interpolants that can be integrated exactly.
 
-use std::f64::consts::{FRAC_PI_2, PI};
+use crate::numerics::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
+use std::f64::consts::FRAC_PI_2;
 
-pub(super) use crate::kernel::gauss_legendre;
+pub(super) use crate::numerics::gauss_legendre;
 
 /// `integral_0^b f(phi) dphi` for `0 <= b <= pi/2`, where `f` may vary on the scale
 /// `layer` near `pi/2`: Gauss–Legendre on panels `[pi/2 - delta_i, pi/2 - delta_{i+1}]`
@@ -82,26 +83,17 @@ impl ChebyshevPieces {
     /// Interpolates on the given panels; the first `unchecked` panels are exempt from
     /// the convergence test.
     fn try_build(j: &impl Fn(f64) -> f64, breaks: Vec<f64>, unchecked: usize) -> Option<Self> {
-        let nodes: Vec<f64> = (0..POINTS)
-            .map(|k| (PI * (k as f64 + 0.5) / POINTS as f64).cos())
-            .collect();
+        let nodes = chebyshev_points::<POINTS>();
         let mut coeffs = Vec::with_capacity(breaks.len() - 1);
         let (mut scale, mut tail) = (0.0f64, 0.0f64);
         for (p, w) in breaks.windows(2).enumerate() {
             let (a, h) = (w[0], w[1] - w[0]);
-            let values: Vec<f64> = nodes.iter().map(|x| j(a + 0.5 * h * (x + 1.0))).collect();
+            let values = nodes.map(|x| j(a + 0.5 * h * (x + 1.0)));
             if values.iter().any(|v| !v.is_finite()) {
                 return None;
             }
             scale = values.iter().fold(scale, |m, v| m.max(v.abs()));
-            let c: [f64; POINTS] = std::array::from_fn(|m| {
-                let s: f64 = values
-                    .iter()
-                    .enumerate()
-                    .map(|(k, v)| v * (PI * m as f64 * (k as f64 + 0.5) / POINTS as f64).cos())
-                    .sum();
-                s * if m == 0 { 1.0 } else { 2.0 } / POINTS as f64
-            });
+            let c = chebyshev_coeffs(&values);
             if p >= unchecked {
                 tail = tail.max(c[POINTS - 1].abs()).max(c[POINTS - 2].abs());
             }
@@ -162,20 +154,10 @@ impl ChebyshevPieces {
     }
 }
 
-/// `sum_m c_m T_m(y)` by Clenshaw's recurrence.
-fn chebyshev_sum(c: &[f64], y: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &cm in c[1..].iter().rev() {
-        let b = cm + 2.0 * y * b1 - b2;
-        b2 = b1;
-        b1 = b;
-    }
-    c[0] + y * b1 - b2
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f64::consts::PI;
 
     #[test]
     fn pieces_integrate_exactly() {

@@ -93,7 +93,9 @@ fn scalar(psi: impl Fn(f64) -> f64 + Sync) -> impl Fn(&mut [f64], &mut [f64]) + 
 }
 
 /// `v1 d |sum x|^2 / n + v2 (d + 2)/(2 n) (d |X^T X|_F^2 - n^2)`, the degree-1 and
-/// degree-2 Sobolev statistics (Rayleigh, Bingham) in `O(n d^2)`.
+/// degree-2 Sobolev statistics (Rayleigh, Bingham) in `O(n d min(n, d))`: the
+/// Frobenius norm from `X^T X` (`d x d`) or, when `n < d`, the Gram matrix `X X^T`
+/// (`n x n`), which has the same one.
 fn moments<F: Real>(x: ArrayView2<F>, v1: f64, v2: f64) -> f64 {
     let (n, d) = x.dim();
     let x64: Array2<f64> = x.mapv(|v| v.to_f64());
@@ -104,7 +106,11 @@ fn moments<F: Real>(x: ArrayView2<F>, v1: f64, v2: f64) -> f64 {
         stat += v1 * df * s.dot(&s) / nf;
     }
     if v2 != 0.0 {
-        let m = x64.t().dot(&x64);
+        let m = if n < d {
+            x64.dot(&x64.t())
+        } else {
+            x64.t().dot(&x64)
+        };
         let frob: f64 = m.iter().map(|v| v * v).sum();
         stat += v2 * (df + 2.0) / (2.0 * nf) * (df * frob - nf * nf);
     }
@@ -158,6 +164,30 @@ impl FastPow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_match_the_pair_sum_whichever_side_is_smaller() {
+        // (1/n) sum_{i,j} [v1 d c_ij + v2 (d + 2)/2 (d c_ij^2 - 1)], for n < d and n > d.
+        for (n, d) in [(3, 40), (40, 3), (5, 5)] {
+            let mut x = Array2::from_shape_fn((n, d), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 4.5);
+            for mut row in x.rows_mut() {
+                let r = row.dot(&row).sqrt();
+                row /= r;
+            }
+            let (v1, v2, df) = (0.3, 0.7, d as f64);
+            let g = x.dot(&x.t());
+            let want: f64 = g
+                .iter()
+                .map(|c| v1 * df * c + v2 * (df + 2.0) / 2.0 * (df * c * c - 1.0))
+                .sum::<f64>()
+                / n as f64;
+            let got = moments(x.view(), v1, v2);
+            assert!(
+                (got - want).abs() < 1e-12 * want.abs().max(1.0),
+                "{n} x {d}: {got} vs {want}"
+            );
+        }
+    }
 
     #[test]
     fn fast_power_matches_powf() {

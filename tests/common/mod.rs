@@ -161,20 +161,23 @@ pub fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
     (0..n)
         .map(|i| {
             let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-            loop {
+            let mut dp = 1.0;
+            // Newton converges in a handful of steps; the cap only bounds the loop.
+            for _ in 0..100 {
                 let (mut p0, mut p1) = (1.0, x);
                 for k in 2..=n {
                     let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
                     p0 = p1;
                     p1 = p2;
                 }
-                let dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
+                dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
                 let dx = p1 / dp;
                 x -= dx;
                 if dx.abs() < 1e-15 {
-                    return (x, 2.0 / ((1.0 - x * x) * dp * dp));
+                    break;
                 }
             }
+            (x, 2.0 / ((1.0 - x * x) * dp * dp))
         })
         .collect()
 }

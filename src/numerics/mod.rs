@@ -1,0 +1,82 @@
+//! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
+//! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
+//! overflow-safe row norm and the largest dimension accepted anywhere.
+
+mod chebyshev;
+mod gegenbauer;
+mod quadrature;
+
+pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
+pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
+pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
+
+use statrs::function::gamma::ln_gamma;
+
+/// The largest dimension `d` accepted by kernels and tests (`2^24`).
+pub(crate) const MAX_DIM: usize = 1 << 24;
+
+/// The SplitMix64 increment (the golden ratio in 64 bits).
+pub(crate) const SPLITMIX_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The SplitMix64 finaliser: a bijection of `u64` that decorrelates nearby inputs
+/// (seeds, call counters, replicate indices) into generator seeds.
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `ln B(1/2, b) = ln Gamma(1/2) + ln Gamma(b) - ln Gamma(b + 1/2)` for `b > 0`;
+/// with `b = (d - 1)/2` the log of the normaliser of `rho_d`, the density of one
+/// coordinate of a uniform point on `S^{d-1}`.
+pub(crate) fn ln_beta_half(b: f64) -> f64 {
+    ln_gamma(0.5) + ln_gamma(b) - ln_gamma(b + 0.5)
+}
+
+/// Copies a row of finite values into `buf` (of the row's length), divided by its
+/// largest magnitude `m`, and returns `(m, r)` with `r = |row / m|` in
+/// `[1, sqrt(len)]`: the norm is `m r` and the unit row is `buf / r`, with no
+/// overflow or underflow for rows scaled by `1e300` or `1e-300`. `None` for a row
+/// of zeros.
+pub(crate) fn rescale_row(
+    buf: &mut [f64],
+    row: impl IntoIterator<Item = f64>,
+) -> Option<(f64, f64)> {
+    let mut m = 0.0f64;
+    for (b, v) in buf.iter_mut().zip(row) {
+        *b = v;
+        m = m.max(v.abs());
+    }
+    if m == 0.0 {
+        return None;
+    }
+    let mut s = 0.0;
+    for v in buf.iter_mut() {
+        *v /= m;
+        s += *v * *v;
+    }
+    Some((m, s.sqrt()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescaled_rows_keep_their_norm_at_extreme_scales() {
+        let mut buf = [0.0; 2];
+        for scale in [1e-300, 1.0, 1e300] {
+            let (m, r) = rescale_row(&mut buf, [3.0 * scale, -4.0 * scale]).unwrap();
+            assert!((m * r / (5.0 * scale) - 1.0).abs() < 1e-15);
+            assert_eq!(buf, [0.75, -1.0]);
+        }
+        assert!(rescale_row(&mut buf, [0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn ln_beta_half_matches_closed_forms() {
+        // B(1/2, 1/2) = pi, B(1/2, 1) = 2.
+        assert!((ln_beta_half(0.5) - std::f64::consts::PI.ln()).abs() < 1e-14);
+        assert!((ln_beta_half(1.0) - 2f64.ln()).abs() < 1e-14);
+    }
+}
