@@ -19,8 +19,12 @@ fn num(v: &Value) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/highd_values.json");
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    println!("|    d |    t d | phi rel | phi' rel | phi'' rel | ln phi abs | min ln phi | exact series | KdeKl::new |");
-    println!("|------|--------|---------|----------|-----------|------------|------------|--------------|------------|");
+    println!(
+        "|    d |    t d | phi rel | phi' rel | phi'' rel | ln phi abs | min ln phi | exact series | KdeKl::new |"
+    );
+    println!(
+        "|------|--------|---------|----------|-----------|------------|------------|--------------|------------|"
+    );
     for case in data["kernels"].as_array().ok_or("no kernels")? {
         let d = case["d"].as_u64().ok_or("no d")? as usize;
         let t = num(&case["t"]);
@@ -31,9 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut worst = [0.0f64; 4];
         for v in case["values"].as_array().ok_or("no values")? {
             let c = num(&v["c"]);
-            for (i, (got, key)) in [(k.eval(c), "phi"), (k.eval_d1(c), "d1"), (k.eval_d2(c), "d2")]
-                .into_iter()
-                .enumerate()
+            for (i, (got, key)) in [
+                (k.eval(c), "phi"),
+                (k.eval_d1(c), "d1"),
+                (k.eval_d2(c), "d2"),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let want = num(&v[key]);
                 if want.abs() > 1e-290 {

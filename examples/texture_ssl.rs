@@ -731,9 +731,20 @@ fn experiment() -> Res<ExitCode> {
         })
         .collect();
     if failures.is_empty() {
+        // The margins: how far the closest runs stayed from the thresholds.
+        let margin = |unregularized: bool, gap: fn(f64) -> f64| {
+            outcomes
+                .iter()
+                .filter(|o| (o.method == Method::None) == unregularized)
+                .map(|o| gap(o.uniformity))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let collapse_margin = margin(true, |u| COLLAPSED_BELOW - u);
+        let spread_margin = margin(false, |u| u - SPREAD_ABOVE);
         println!(
             "quick check passed: every uniformity is finite, the unregularized run collapses \
-             (uniformity < {COLLAPSED_BELOW}), every regularized run stays spread (uniformity > {SPREAD_ABOVE})"
+             (uniformity < {COLLAPSED_BELOW}, margin {collapse_margin:.3}), every regularized run \
+             stays spread (uniformity > {SPREAD_ABOVE}, margin {spread_margin:.3})"
         );
         Ok(ExitCode::SUCCESS)
     } else {
