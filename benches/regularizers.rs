@@ -2,8 +2,9 @@
 //! (`X X^T` plus `W X` with ndarray/matrixmultiply, the crate the engine uses, split
 //! into row blocks over the same rayon threads) measured in the same run.
 //!
-//! `cargo bench --bench regularizers` runs N in {1024, 4096, 16384} x d in
-//! {128, 256, 1024}; `UNISPHERE_BENCH_SIZES=4096x256,1024x128` picks sizes.
+//! `cargo bench --bench regularizers` runs the SSL batch sizes N in {16, 128, 256,
+//! 512, 1024} x d in {64, 256, 1024}, then N in {4096, 16384} x d in {128, 256, 1024};
+//! `UNISPHERE_BENCH_SIZES=4096x256,1024x128` picks sizes.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -24,9 +25,14 @@ fn sizes() -> Vec<(usize, usize)> {
                 Some((n.trim().parse().ok()?, d.trim().parse().ok()?))
             })
             .collect(),
-        Err(_) => [1024, 4096, 16384]
+        Err(_) => [16, 128, 256, 512, 1024]
             .iter()
-            .flat_map(|&n| [128, 256, 1024].map(|d| (n, d)))
+            .flat_map(|&n| [64, 256, 1024].map(|d| (n, d)))
+            .chain(
+                [4096, 16384]
+                    .iter()
+                    .flat_map(|&n| [128, 256, 1024].map(|d| (n, d))),
+            )
             .collect(),
     }
 }
@@ -67,19 +73,23 @@ fn bench(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(if n >= 16384 { 20 } else { 4 }));
         let z = embeddings(n, d);
         // The GEMM floor: the Gram matrix and one N x N by N x d product, each
-        // computed in blocks of 256 rows in parallel on the same threads.
+        // computed in row blocks in parallel on the same threads (blocks as the
+        // engine's tiles: at most 256 rows, at least four blocks from N = 128).
+        let block = n.div_ceil(4).next_power_of_two().clamp(16, 256);
         let mut gram = Array2::<f32>::zeros((n, n));
         let mut wx = Array2::<f32>::zeros((n, d));
         group.bench_function(BenchmarkId::new("gemm_floor", ""), |b| {
             b.iter(|| {
-                let blocks: Vec<_> = gram.axis_chunks_iter_mut(Axis(0), 256).collect();
+                let blocks: Vec<_> = gram.axis_chunks_iter_mut(Axis(0), block).collect();
                 blocks.into_par_iter().enumerate().for_each(|(k, mut g)| {
-                    let rows = z.slice(unisphere::ndarray::s![k * 256..k * 256 + g.nrows(), ..]);
+                    let rows =
+                        z.slice(unisphere::ndarray::s![k * block..k * block + g.nrows(), ..]);
                     general_mat_mul(1.0, &rows, &z.t(), 0.0, &mut g);
                 });
-                let blocks: Vec<_> = wx.axis_chunks_iter_mut(Axis(0), 256).collect();
+                let blocks: Vec<_> = wx.axis_chunks_iter_mut(Axis(0), block).collect();
                 blocks.into_par_iter().enumerate().for_each(|(k, mut o)| {
-                    let rows = gram.slice(unisphere::ndarray::s![k * 256..k * 256 + o.nrows(), ..]);
+                    let rows =
+                        gram.slice(unisphere::ndarray::s![k * block..k * block + o.nrows(), ..]);
                     general_mat_mul(1.0, &rows, &z, 0.0, &mut o);
                 });
                 black_box(wx[[0, 0]])

@@ -5,7 +5,7 @@
 //! `f` and `w`, and the product `G = W X` (`G_i = sum_j w_ij x_j`). The term is
 //! evaluated a tile row at a time ([`PairTerm`]), so that evaluations can overlap.
 //!
-//! The rows are cut into tiles of [`TILE`] rows. Only tile pairs `(I, J)` with
+//! The rows are cut into tiles of [`tile_rows`] rows. Only tile pairs `(I, J)` with
 //! `I <= J` are visited (symmetry halves the Gram work); each visit computes the
 //! Gram tile `X_I X_J^T` with a GEMM, evaluates the term on it, and accumulates
 //! `G_I += W_IJ X_J` and `G_J += W_IJ^T X_I`. Memory is the input, the output and a
@@ -21,8 +21,20 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, 
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// Rows per tile.
+/// The most rows per tile.
 pub(crate) const TILE: usize = 256;
+
+/// Rows per tile for a batch of `n` rows: a power of two from 32 to [`TILE`], small
+/// enough that a batch of 128 or more rows has at least four tiles, so that every
+/// thread has tile pairs to work on at SSL batch sizes (N = 256 fits one 256-row
+/// tile). It depends on `n` alone, so results stay bit-identical for any number of
+/// threads.
+pub(crate) fn tile_rows(n: usize) -> usize {
+    if std::env::var_os("AB_FIXED_TILE").is_some() {
+        return TILE;
+    }
+    n.div_ceil(4).next_power_of_two().clamp(32, TILE)
+}
 
 /// What the engine should compute besides the total.
 #[derive(Debug, Clone, Copy, Default)]
@@ -255,6 +267,7 @@ fn schedule(n: usize) -> Vec<Vec<(usize, usize)>> {
 /// The rows, the pair term, what is asked, and the tiles' accumulators.
 struct Engine<'a, F, T: ?Sized> {
     x: ArrayView2<'a, F>,
+    tile: usize,
     term: &'a T,
     req: PairRequest,
     accs: Vec<Mutex<TileAcc<'a, F>>>,
@@ -262,7 +275,7 @@ struct Engine<'a, F, T: ?Sized> {
 
 impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
     fn rows(&self, t: usize) -> std::ops::Range<usize> {
-        t * TILE..((t + 1) * TILE).min(self.x.nrows())
+        t * self.tile..((t + 1) * self.tile).min(self.x.nrows())
     }
 
     /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
@@ -348,15 +361,16 @@ where
     T: PairTerm + ?Sized,
 {
     let (n, d) = x.dim();
-    let tiles = n.div_ceil(TILE);
+    let tile = tile_rows(n);
+    let tiles = n.div_ceil(tile);
     let mut grad = req.gradient.then(|| Array2::<F>::zeros((n, d)));
     let mut views: Vec<Option<ArrayViewMut2<F>>> = match grad.as_mut() {
-        Some(g) => g.axis_chunks_iter_mut(Axis(0), TILE).map(Some).collect(),
+        Some(g) => g.axis_chunks_iter_mut(Axis(0), tile).map(Some).collect(),
         None => (0..tiles).map(|_| None).collect(),
     };
     let accs = (0..tiles)
         .map(|t| {
-            let rows = ((t + 1) * TILE).min(n) - t * TILE;
+            let rows = ((t + 1) * tile).min(n) - t * tile;
             Mutex::new(TileAcc {
                 grad: views[t].take(),
                 row_values: RowSums::new(rows, req.row_values, req.log_rows),
@@ -364,8 +378,14 @@ where
             })
         })
         .collect();
-    let engine = Engine { x, term, req, accs };
-    let tile = TILE.min(n);
+    let engine = Engine {
+        x,
+        tile,
+        term,
+        req,
+        accs,
+    };
+    let tile = tile.min(n);
     let mut total = 0.0f64;
     for round in schedule(tiles) {
         let sums: Vec<f64> = if round.len() == 1 {

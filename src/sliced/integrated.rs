@@ -142,10 +142,6 @@ impl SigTwinProfile {
     }
 }
 
-/// Below this many rows the SIGReg twin evaluates its profile directly instead of
-/// tabulating it for the call's range of distances.
-const SIG_TABLE_MIN_ROWS: usize = 64;
-
 /// The exact average of [`Sigreg`](super::Sigreg) over uniformly random directions:
 /// radial in `|z_i - z_j|` (from the Gram matrix and the row norms), deterministic,
 /// with exact gradients with respect to the raw embeddings.
@@ -216,11 +212,9 @@ impl Objective for SigregIntegrated {
                 what: "squared distances between rows overflow f64; rescale the embeddings".into(),
             });
         }
-        let table = if n >= SIG_TABLE_MIN_ROWS {
-            self.table_for(d, s_max, &profile)
-        } else {
-            None
-        };
+        // Every call tabulates (a small batch too: the same call twice gives the same
+        // bits, and a training loop reuses the table across calls).
+        let table = self.table_for(d, s_max, &profile);
         let sums = pair_term(z, &sq, table, &profile, gradient);
         let (middle, radial) = middle_terms(&self.grid, d, &norms, gradient);
         let loss = sums.total / n as f64 + middle;
