@@ -7,8 +7,7 @@
 //! the GIL is released while the crate computes.
 
 use numpy::{
-    IntoPyArray, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
-    PyReadonlyArray2,
+    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -313,21 +312,30 @@ macro_rules! kernel_objective {
             }
         }
 
-        objective_class!($ty, ctor_args, |s, py| Ok(format!(
-            "{}({}, scale={:?})",
-            $name,
-            s.kernel.bind(py).borrow().__repr__(),
-            s.scale
-        )), {
-            #[new]
-            #[pyo3(signature = (kernel, scale = "paper"))]
-            fn new(kernel: Bound<'_, PyKernel>, scale: &str) -> PyResult<Self> {
-                let make: fn(unisphere::Kernel, Scale) -> unisphere::Result<$rust> = $make;
-                let inner = make(kernel.get().inner.clone(), parse_scale(scale)?)
-                    .map_err(value_error)?;
-                Ok($ty { kernel: kernel.unbind(), scale: scale.to_string(), inner })
+        objective_class!(
+            $ty,
+            ctor_args,
+            |s, py| Ok(format!(
+                "{}({}, scale={:?})",
+                $name,
+                s.kernel.bind(py).borrow().__repr__(),
+                s.scale
+            )),
+            {
+                #[new]
+                #[pyo3(signature = (kernel, scale = "paper"))]
+                fn new(kernel: Bound<'_, PyKernel>, scale: &str) -> PyResult<Self> {
+                    let make: fn(unisphere::Kernel, Scale) -> unisphere::Result<$rust> = $make;
+                    let inner = make(kernel.get().inner.clone(), parse_scale(scale)?)
+                        .map_err(value_error)?;
+                    Ok($ty {
+                        kernel: kernel.unbind(),
+                        scale: scale.to_string(),
+                        inner,
+                    })
+                }
             }
-        });
+        );
     };
 }
 
@@ -373,16 +381,22 @@ macro_rules! sliced_objective {
             }
         }
 
-        objective_class!($ty, ctor_args, |s, _| Ok(format!(
-            "{}({}, {})",
-            $name, s.slices, s.seed
-        )), {
-            #[new]
-            fn new(slices: usize, seed: u64) -> PyResult<Self> {
-                let inner = <$rust>::new(slices, seed).map_err(value_error)?;
-                Ok($ty { slices, seed, inner })
+        objective_class!(
+            $ty,
+            ctor_args,
+            |s, _| Ok(format!("{}({}, {})", $name, s.slices, s.seed)),
+            {
+                #[new]
+                fn new(slices: usize, seed: u64) -> PyResult<Self> {
+                    let inner = <$rust>::new(slices, seed).map_err(value_error)?;
+                    Ok($ty {
+                        slices,
+                        seed,
+                        inner,
+                    })
+                }
             }
-        });
+        );
     };
 }
 
@@ -420,7 +434,9 @@ macro_rules! integrated_objective {
         objective_class!($ty, ctor_args, |_, _| Ok(format!("{}()", $name)), {
             #[new]
             fn new() -> Self {
-                $ty { inner: <$rust>::new() }
+                $ty {
+                    inner: <$rust>::new(),
+                }
             }
         });
     };
@@ -458,7 +474,9 @@ fn uniformity_test<'py>(
     let need = |v: Option<Bound<'py, PyAny>>, key: &str| -> PyResult<Bound<'py, PyAny>> {
         v.ok_or_else(|| PyValueError::new_err(format!("the {name} test needs the parameter {key}")))
     };
-    let replicates = take("replicates").map(|v| v.extract::<usize>()).transpose()?;
+    let replicates = take("replicates")
+        .map(|v| v.extract::<usize>())
+        .transpose()?;
     let seed = take("seed").map(|v| v.extract::<u64>()).transpose()?;
     let test = match name {
         "rayleigh" => Ok(UniformityTest::rayleigh()),
@@ -480,7 +498,9 @@ fn uniformity_test<'py>(
         "kernel" => {
             let k = need(take("kernel"), "kernel")?;
             let k = k.cast::<PyKernel>().map_err(|_| {
-                PyValueError::new_err("the kernel test's parameter kernel must be a unisphere.Kernel")
+                PyValueError::new_err(
+                    "the kernel test's parameter kernel must be a unisphere.Kernel",
+                )
             })?;
             UniformityTest::from_kernel(&k.get().inner)
         }
