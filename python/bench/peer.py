@@ -10,8 +10,11 @@ forward and backward, timed four ways in one process, interleaved call by call:
              recurrence), loss.backward()
 
 and prints medians over --reps timed calls (after --warmup), the Python layer's
-overhead against the crate ((numpy - crate) / crate, (torch - crate) / crate) and the
-speed-up of the torch row against the peer. Both sides get --threads threads
+overhead against the crate and the speed-up of the torch row against the peer. The
+overhead is the median of the paired differences (each numpy or torch call minus the
+crate call of the same round) over the crate's median: adjacent calls share the
+machine's load, so the pairing removes most of a shared machine's drift. Each round
+starts at the next side in turn, so no side always follows the peer's threads. Both sides get --threads threads
 (torch.set_num_threads, RAYON_NUM_THREADS).
 
   python python/bench/peer.py [--N 256 512 1024 2048 4096] [--d 256] [--dtype float32]
@@ -92,14 +95,20 @@ def main():
 
         sides = (("crate", crate), ("numpy", numpy_call), ("torch", torch_call), ("peer", peer_call))
         for i in range(args.warmup + args.reps):
-            for name, f in sides:
+            for j in range(len(sides)):
+                name, f = sides[(i + j) % len(sides)]
                 t = f()
                 if i >= args.warmup:
                     times[name].append(t)
         m = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+
+        def overhead(side):
+            paired = [a - b for a, b in zip(times[side], times["crate"])]
+            return 100 * 1e3 * statistics.median(paired) / m["crate"]
+
         print("| %d | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %.2f | %.1fx |" % (
-            n, m["crate"], m["numpy"], 100 * (m["numpy"] / m["crate"] - 1), m["torch"],
-            100 * (m["torch"] / m["crate"] - 1), m["peer"], m["peer"] / m["torch"]), flush=True)
+            n, m["crate"], m["numpy"], overhead("numpy"), m["torch"], overhead("torch"),
+            m["peer"], m["peer"] / m["torch"]), flush=True)
     print("# load1 %.1f at end" % os.getloadavg()[0])
     return 0
 
