@@ -14,7 +14,8 @@ overhead against the crate and the speed-up of the torch row against the peer. T
 overhead is the median of the paired differences (each numpy or torch call minus the
 crate call of the same round) over the crate's median: adjacent calls share the
 machine's load, so the pairing removes most of a shared machine's drift. Each round
-starts at the next side in turn, so no side always follows the peer's threads. Both sides get --threads threads
+runs the peer first, pauses (--pause) so torch's worker threads go idle, then the
+three unisphere sides, starting at the next one in turn. Both sides get --threads threads
 (torch.set_num_threads, RAYON_NUM_THREADS).
 
   python python/bench/peer.py [--N 256 512 1024 2048 4096] [--d 256] [--dtype float32]
@@ -45,6 +46,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--pause", type=float, default=0.2, help="seconds of idle after each peer call")
     ap.add_argument("--peer", default=str(REPO.parent / "shared" / "bench" / "torch_peer.py"),
                     help="path of the peer's torch_peer.py (default: ../shared/bench/ next to the repository)")
     args = ap.parse_args()
@@ -93,10 +95,14 @@ def main():
             peer.heat_mmd(z, tau=tau, L=degree).backward()
             return time.perf_counter() - t0
 
-        sides = (("crate", crate), ("numpy", numpy_call), ("torch", torch_call), ("peer", peer_call))
+        ours = (("crate", crate), ("numpy", numpy_call), ("torch", torch_call))
         for i in range(args.warmup + args.reps):
-            for j in range(len(sides)):
-                name, f = sides[(i + j) % len(sides)]
+            t = peer_call()
+            if i >= args.warmup:
+                times["peer"].append(t)
+            time.sleep(args.pause)  # torch's worker threads stop spinning before ours run
+            for j in range(len(ours)):
+                name, f = ours[(i + j) % len(ours)]
                 t = f()
                 if i >= args.warmup:
                     times[name].append(t)

@@ -38,8 +38,8 @@ class _Loss(torch.autograd.Function):
         # receives any strides: the crate reads the layout as it is.
         x = z.detach().cpu().numpy()
         if ctx.needs_input_grad[0]:
-            loss, grad = reg.loss_and_grad(x)
-            ctx.save_for_backward(torch.from_numpy(grad).to(z.device))
+            loss, ctx.grad = reg.loss_and_grad(x)
+            ctx.device = z.device
         else:
             loss = reg.loss(x)
         return torch.tensor(loss, dtype=z.dtype, device=z.device)
@@ -47,8 +47,12 @@ class _Loss(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, g: torch.Tensor) -> Tuple[torch.Tensor, None]:
-        (grad,) = ctx.saved_tensors
-        return g * grad, None
+        if ctx.device.type == "cpu":
+            # Scaled by numpy, on this thread: a torch op of this size would wake
+            # torch's intra-op thread pool, which costs more than the product on a
+            # busy machine (measured: 30 ms against 0.03 ms for 256 x 256 on 2 cores).
+            return torch.from_numpy(ctx.grad * g.item()), None
+        return g * torch.from_numpy(ctx.grad).to(ctx.device), None
 
 
 class Regularizer(torch.nn.Module):
