@@ -68,6 +68,8 @@ use ndarray::{Array2, ArrayView2};
 /// direction stream on each call, as with [`Regularizer::loss_and_grad`].
 ///
 /// ```
+/// # #[cfg(feature = "burn-cpu")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use burn::tensor::{Device, Distribution, Tensor};
 /// use unisphere::{Kernel, Mmd, Regularizer};
 ///
@@ -89,7 +91,10 @@ use ndarray::{Array2, ArrayView2};
 /// // Bad input is an error, not a panic:
 /// let nan = Tensor::<2>::full([128, 16], f32::NAN, &device);
 /// assert!(unisphere::burn::regularize(&mut reg, &nan).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "burn-cpu"))]
+/// # fn main() {}
 /// ```
 pub fn regularize(reg: &mut dyn Regularizer<f32>, z: &Tensor<2>) -> Result<Tensor<1>, Error> {
     let dtype = z.dtype();
