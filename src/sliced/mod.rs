@@ -20,7 +20,7 @@ use crate::error::{Error, Result, invalid};
 use crate::numerics::{MAX_DIM, SPLITMIX_GAMMA, rescale_row, splitmix64};
 use crate::real::Real;
 use crate::workspace::{filled, zeroed};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
 use rayon::prelude::*;
 
@@ -29,6 +29,9 @@ pub const MAX_SLICES: usize = 1 << 20;
 
 /// Directions processed per projection GEMM (bounds the scratch to `N x CHUNK`).
 const CHUNK: usize = 128;
+
+/// Rows of the batch per projection GEMM.
+const ROW_BLOCK: usize = 256;
 
 /// Where a sliced regularizer's directions come from, and its call counter.
 #[derive(Debug, Clone)]
@@ -228,14 +231,15 @@ pub(crate) fn sliced_statistic<G: Real>(
         let end = (start + CHUNK).min(m);
         let ac = a.slice(s![start..end, ..]);
         let rows = end - start;
-        // Projections, one direction per row: P^T = A_c X^T (rows x N).
-        general_mat_mul(
-            G::one(),
-            &ac,
-            &x.t(),
-            G::zero(),
-            &mut zeroed(proj, rows, n)?,
-        );
+        // Projections, one direction per row: P^T = A_c X^T (rows x N), in blocks of
+        // ROW_BLOCK rows of X so that the GEMM's own packing scratch stays bounded too.
+        let mut pt = zeroed(proj, rows, n)?;
+        for (xb, mut pb) in x
+            .axis_chunks_iter(Axis(0), ROW_BLOCK)
+            .zip(pt.axis_chunks_iter_mut(Axis(1), ROW_BLOCK))
+        {
+            general_mat_mul(G::one(), &ac, &xb.t(), G::zero(), &mut pb);
+        }
         let p_slice = &proj[..rows * n];
         fn u<G: Real>(p: &[G], scale: f64) -> impl Iterator<Item = f64> + Clone + '_ {
             p.iter().map(move |v| v.to_f64() * scale)
