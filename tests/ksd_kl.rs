@@ -221,9 +221,10 @@ fn bad_input_is_an_error() {
         "{err}"
     );
     let negative = Kernel::from_weights(5, &[1.0, 0.0, 0.0, 2.0]).unwrap();
-    assert!(KdeKl::new(negative).is_err());
+    let err = KdeKl::raw(negative).unwrap_err();
+    assert!(err.to_string().contains("positive kernel"), "{err}");
     let positive = Kernel::from_weights(5, &[1.0, 0.1]).unwrap(); // (1 + 0.5 c)/1.5 > 0
-    assert!(KdeKl::new(positive).is_ok());
+    assert!(KdeKl::raw(positive).is_ok());
     // The paper scale is refused at construction below d = 19; the raw scale works.
     let err = KdeKl::new(Kernel::heat(6, 0.2).unwrap()).unwrap_err();
     assert!(err.to_string().contains("Scale::Raw"), "{err}");
