@@ -86,7 +86,7 @@ fn main() -> Result<(), unisphere::Error> {
     println!(
         "\nMore: examples/particle_flow.rs (regularizers as particle flows), \
          compare_sliced_vs_full.rs (gradient noise and cost), texture_ssl.rs (SSL \
-         training with candle, --features candle), scale.rs and uniformity_timing.rs."
+         training with candle, --features candle-example), scale.rs and uniformity_timing.rs."
     );
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! query, the other as gallery, both ways) on the embeddings and on the encoder's
 //! representation, and the Wang–Isola uniformity of the held-out embeddings.
 //!
-//! Run: `cargo run --release --features candle --example texture_ssl -- [--quick]
+//! Run: `cargo run --release --features candle-example --example texture_ssl -- [--quick]
 //! [--sum-invariance] [--csv PATH]`
 //!
 //! `--quick` (CI, about 30 s): one seed, 60 steps, and the check that the

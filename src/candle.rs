@@ -1,5 +1,5 @@
 //! Using a unisphere regularizer inside a [candle](https://docs.rs/candle-core)
-//! training loop (cargo feature `candle`, CPU only).
+//! training loop (cargo feature `candle`), for tensors on any device.
 //!
 //! [`regularize`] turns any [`Regularizer<f32>`] into a node of candle's autograd
 //! graph: it returns a scalar tensor whose value is the regularizer's loss and whose
@@ -25,14 +25,25 @@
 //! When `z` is not part of a graph that needs gradients (for example evaluation on a
 //! plain tensor, `z.track_op() == false`), only [`Regularizer::loss`] runs.
 //!
-//! Copies: the rows are read in place from candle's CPU storage through a strided
+//! # Devices
+//!
+//! On the CPU the rows are read in place from candle's storage through a strided
 //! ndarray view (no copy, whatever the layout), and the gradient's buffer is moved
 //! into a candle tensor (no copy unless the regularizer returned a non-standard
 //! layout, then one).
 //!
+//! On any other device (CUDA, Metal) the computation runs on the host: the rows are
+//! copied to the CPU (`to_device(&Device::Cpu)`), the loss and gradient computed
+//! there, and the gradient copied back to the tensor's own device: `2 N d` `f32`
+//! values, `8 N d` bytes, per call. A `CustomOp1` would need a kernel for every
+//! backend, so the node is built from tensor operations every backend has:
+//! `L + sum((z - detach(z)) * G)`. The difference is exactly zero, so the value is
+//! exactly `L`, and the gradient with respect to `z` is exactly `G` times the
+//! incoming gradient: the same numbers as on the CPU.
+//!
 //! # Errors
 //!
-//! A tensor that is not rank 2, not `f32` or not on the CPU, and every
+//! A tensor that is not rank 2 or not `f32`, and every
 //! [`crate::Error`] of the regularizer (non-finite entries, zero rows, too few rows,
 //! a dimension that does not fit the kernel, ...) become a
 //! [`candle_core::Error::Msg`] that names the regularizer and says what was wrong.
@@ -43,8 +54,10 @@ use candle_core::{
 };
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
-/// The regularizer's loss of the rows of `z` (an `(N, d)` `f32` tensor on the CPU)
-/// as a scalar tensor, with the regularizer's exact gradient as its backward.
+/// The regularizer's loss of the rows of `z` (an `(N, d)` `f32` tensor on any
+/// device) as a scalar tensor on `z`'s device, with the regularizer's exact gradient
+/// as its backward. CPU tensors are read in place; others round-trip through the
+/// host (see [the module documentation](self)).
 ///
 /// ```
 /// use candle_core::{Device, Tensor, Var};
@@ -62,24 +75,54 @@ use ndarray::{Array2, ArrayView2, ShapeBuilder};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn regularize(reg: &mut dyn Regularizer<f32>, z: &Tensor) -> Result<Tensor> {
+    let path = if z.device().is_cpu() {
+        Path::InPlace
+    } else {
+        Path::ThroughHost
+    };
+    regularize_on(reg, z, path)
+}
+
+/// How [`regularize`] reaches the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// Read in place from CPU storage; the node is a [`CustomOp1`].
+    InPlace,
+    /// Copied to the host and the gradient back to the tensor's device; the node is
+    /// made of tensor operations. Taken for every device but the CPU (and by the
+    /// tests on the CPU).
+    ThroughHost,
+}
+
+fn regularize_on(reg: &mut dyn Regularizer<f32>, z: &Tensor, path: Path) -> Result<Tensor> {
     let (n, d) = check_tensor(reg, z)?;
     let name = reg.name();
     let fail =
         |e: crate::Error| Error::Msg(format!("unisphere::candle::regularize: {name} failed: {e}"));
+    let host = match path {
+        Path::InPlace => z.clone(),
+        Path::ThroughHost => z.detach().to_device(&Device::Cpu)?,
+    };
     if !z.track_op() {
-        let loss = with_rows(reg, z, n, d, |reg, rows| reg.loss(rows))?;
+        let loss = with_rows(reg, &host, n, d, |reg, rows| reg.loss(rows))?;
         let loss = loss.map_err(fail)?;
-        return Tensor::new(loss as f32, &Device::Cpu);
+        return Tensor::new(loss as f32, z.device());
     }
-    let result = with_rows(reg, z, n, d, |reg, rows| reg.loss_and_grad(rows))?;
+    let result = with_rows(reg, &host, n, d, |reg, rows| reg.loss_and_grad(rows))?;
     let (loss, grad) = result.map_err(fail)?;
-    z.apply_op1(Precomputed {
-        loss: loss as f32,
-        grad: into_tensor(grad)?,
-    })
+    let (loss, grad) = (loss as f32, into_tensor(grad)?);
+    match path {
+        Path::InPlace => z.apply_op1(Precomputed { loss, grad }),
+        Path::ThroughHost => {
+            // L + sum((z - detach(z)) * G): the value L exactly, the gradient G exactly.
+            let grad = grad.to_device(z.device())?;
+            let zero = (z - z.detach())?;
+            Tensor::new(loss, z.device())? + (zero * grad)?.sum_all()?
+        }
+    }
 }
 
-/// Checks that `z` is an `f32` matrix on the CPU and returns its shape.
+/// Checks that `z` is an `f32` matrix and returns its shape.
 fn check_tensor(reg: &dyn Regularizer<f32>, z: &Tensor) -> Result<(usize, usize)> {
     let bad = |what: String| {
         Err(Error::Msg(format!(
@@ -87,12 +130,6 @@ fn check_tensor(reg: &dyn Regularizer<f32>, z: &Tensor) -> Result<(usize, usize)
             reg.name()
         )))
     };
-    if !z.device().is_cpu() {
-        return bad(format!(
-            "the tensor is on {:?}; move it to the CPU (only CPU tensors are supported)",
-            z.device().location()
-        ));
-    }
     if z.dtype() != DType::F32 {
         return bad(format!(
             "the tensor has dtype {:?}; expected f32 (convert with `to_dtype(DType::F32)`)",
@@ -170,5 +207,72 @@ impl CustomOp1 for Precomputed {
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(self.grad.broadcast_mul(grad_res)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The path other devices take, forced on the CPU so that CI runs it.
+    use super::*;
+    use crate::{KdeKl, Kernel, Ksd, Mmd, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
+    use candle_core::Var;
+
+    const D: usize = 24;
+
+    fn objectives() -> Vec<Box<dyn Regularizer<f32>>> {
+        let d = D as f64;
+        vec![
+            Box::new(Mmd::new(Kernel::heat(D, 5.0 / d).unwrap())),
+            Box::new(Ksd::new(Kernel::heat(D, 5.0 / d).unwrap())),
+            Box::new(KdeKl::new(Kernel::heat(D, 2.0 / d).unwrap()).unwrap()),
+            Box::new(Sigreg::new(64, 11).unwrap()),
+            Box::new(Susreg::new(64, 11).unwrap()),
+            Box::new(SigregIntegrated::new()),
+            Box::new(SusregIntegrated::new()),
+        ]
+    }
+
+    fn rows() -> Array2<f32> {
+        Array2::from_shape_fn((40, D), |(i, j)| {
+            ((i * 37 + j * 11) % 23) as f32 / 5.0 - 2.1
+        })
+    }
+
+    fn to_array(t: &Tensor) -> Array2<f32> {
+        let data = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        Array2::from_shape_vec((40, D), data).unwrap()
+    }
+
+    #[test]
+    fn through_the_host_gives_the_same_value_and_gradient() {
+        let z = rows();
+        let t = Tensor::from_slice(z.as_slice().unwrap(), (40, D), &Device::Cpu).unwrap();
+        for (mut direct, mut through) in objectives().into_iter().zip(objectives()) {
+            let (loss, grad) = direct.loss_and_grad(z.view()).unwrap();
+            let var = Var::from_tensor(&t).unwrap();
+            let out = regularize_on(through.as_mut(), var.as_tensor(), Path::ThroughHost).unwrap();
+            assert_eq!(out.dims(), &[] as &[usize]);
+            assert_eq!(
+                out.to_scalar::<f32>().unwrap(),
+                loss as f32,
+                "{}",
+                direct.name()
+            );
+            // An upstream factor scales the gradient.
+            let grads = (out * 3.0).unwrap().backward().unwrap();
+            let g = to_array(grads.get(&var).unwrap());
+            assert_eq!(g, grad.mapv(|v| v * 3.0), "{}", direct.name());
+        }
+    }
+
+    #[test]
+    fn a_plain_tensor_gives_the_loss_on_its_device() {
+        let z = rows();
+        let t = Tensor::from_slice(z.as_slice().unwrap(), (40, D), &Device::Cpu).unwrap();
+        let mut reg = Mmd::new(Kernel::heat(D, 5.0 / D as f64).unwrap());
+        let loss = Regularizer::<f32>::loss(&mut reg, z.view()).unwrap();
+        let out = regularize_on(&mut reg, &t, Path::ThroughHost).unwrap();
+        assert!(out.device().is_cpu());
+        assert_eq!(out.to_scalar::<f32>().unwrap(), loss as f32);
     }
 }

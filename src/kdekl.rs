@@ -3,22 +3,27 @@
 
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
-use crate::pairwise::{PairRequest, pair_sums};
+use crate::pairwise::{PairRequest, pair_sums, pair_sums_into};
 use crate::real::Real;
-use crate::regularizer::{Objective, Scale};
+use crate::regularizer::{GradientSink, Objective, Scale};
 use crate::rows::{SphereRows, check_input};
 use crate::table::{Accuracy, Table};
+use crate::workspace::{Buffers, Workspace, zeroed};
 use crate::zonal::{Tabulated, ZonalFunction};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// The KDE-KL objective with a positive zonal kernel `phi`:
 /// `A = mean_i ln q_i`, `q_i = 1/(N-1) sum_{j != i} phi(c_ij)` (leave one out).
 ///
 /// - raw scale: `A + ln Z`, the KL estimate of the KDE to the uniform distribution
 ///   (0 for a perfectly uniform sample in the limit, `ln Z` at collapse);
-/// - paper scale (default): `(A - ln|S^{d-1}|) / (-ln|S^{d-1}|)`, collapse = 1;
-///   defined only for `d >= 19` (below, `ln|S^{d-1}| > 0` flips the sign): use
-///   [`Scale::Raw`] there.
+/// - paper scale ([`KdeKl::new`]): `(A - ln|S^{d-1}|) / (-ln|S^{d-1}|)`, collapse = 1;
+///   defined only for `d >= 19` (below, `ln|S^{d-1}| > 0` flips the sign), so
+///   `KdeKl::new` refuses `d < 19` and [`KdeKl::raw`] is the constructor there.
+///
+/// The scale is checked when the objective is built ([`KdeKl::new`],
+/// [`KdeKl::raw`], [`KdeKl::with_scale`]), never on a call: a `KdeKl` that exists can
+/// evaluate its scale.
 ///
 /// The gradient takes two passes of the pairwise engine (row sums `q_i`, then the
 /// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`); no `N x N` matrix is held.
@@ -36,6 +41,11 @@ use ndarray::{Array2, ArrayView2};
 /// let collapsed = Array2::<f64>::ones((8, d));
 /// assert!((kl.loss(collapsed.view())? - 1.0).abs() < 1e-12);
 /// assert!(KdeKl::new(Kernel::bandlimited(d, 2)?).is_err()); // can be negative
+/// // Below d = 19 only the raw scale exists:
+/// let small = Kernel::heat(3, 0.5)?;
+/// assert!(KdeKl::new(small.clone()).is_err());
+/// let mut raw = KdeKl::raw(small)?;
+/// assert!(raw.loss(Array2::<f64>::ones((8, 3)).view())?.is_finite());
 /// # Ok::<(), unisphere::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -43,6 +53,7 @@ pub struct KdeKl {
     kernel: Kernel,
     profile: KlProfile,
     scale: Scale,
+    ws: Workspace,
 }
 
 /// Grid on which a custom kernel's positivity is checked.
@@ -146,10 +157,32 @@ fn half_angle(c: f64) -> f64 {
 }
 
 impl KdeKl {
-    /// KDE-KL with `kernel`, on the paper scale. The kernel must be positive:
-    /// heat kernels are; bandlimited kernels are refused; custom kernels are
-    /// checked on a fine grid of `[-1, 1]`.
+    /// KDE-KL with `kernel`, on the paper scale (`d >= 19`; below, an error that
+    /// names [`KdeKl::raw`]). The kernel must be positive: heat kernels are;
+    /// bandlimited kernels are refused; custom kernels are checked on a fine grid
+    /// of `[-1, 1]`.
     pub fn new(kernel: Kernel) -> Result<Self> {
+        check_scale(kernel.dim(), Scale::Paper)?;
+        Self::with_kernel(kernel, Scale::Paper)
+    }
+
+    /// KDE-KL with `kernel` on the raw scale (any `d >= 2`): the KL estimate `A + ln Z`.
+    ///
+    /// ```
+    /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
+    /// let kernel = Kernel::heat(32, 2.0 / 32.0)?;
+    /// let mut a = KdeKl::raw(kernel.clone())?;
+    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw)?; // the same objective
+    /// let z = Array2::from_shape_fn((16, 32), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+    /// assert_eq!(a.loss(z.view())?, b.loss(z.view())?);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn raw(kernel: Kernel) -> Result<Self> {
+        Self::with_kernel(kernel, Scale::Raw)
+    }
+
+    /// Checks the kernel's positivity and builds the profile.
+    fn with_kernel(kernel: Kernel, scale: Scale) -> Result<Self> {
         let smallest = match kernel.kind() {
             // Heat kernels decrease with the angle: the smallest value is phi(-1).
             KernelKind::Heat { .. } => kernel.ln_eval(-1.0),
@@ -179,14 +212,24 @@ impl KdeKl {
         Ok(KdeKl {
             profile: KlProfile::new(kernel.clone(), log),
             kernel,
-            scale: Scale::Paper,
+            scale,
+            ws: Workspace::default(),
         })
     }
 
-    /// The same objective on another scale.
-    pub fn with_scale(mut self, scale: Scale) -> Self {
+    /// The same objective on another scale; [`Scale::Paper`] with `d < 19` is an
+    /// error (the paper scale is not defined there).
+    ///
+    /// ```
+    /// use unisphere::{KdeKl, Kernel, Scale};
+    /// assert!(KdeKl::raw(Kernel::heat(8, 0.25)?)?.with_scale(Scale::Paper).is_err());
+    /// assert!(KdeKl::raw(Kernel::heat(24, 0.1)?)?.with_scale(Scale::Paper).is_ok());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn with_scale(mut self, scale: Scale) -> Result<Self> {
+        check_scale(self.kernel.dim(), scale)?;
         self.scale = scale;
-        self
+        Ok(self)
     }
 
     /// The kernel.
@@ -200,27 +243,20 @@ impl KdeKl {
         self.profile.linear.is_none()
     }
 
-    /// `(offset, factor)` with `loss = (A + offset) * factor`.
-    fn affine(&self) -> Result<(f64, f64)> {
-        let d = self.kernel.dim();
+    /// `(offset, factor)` with `loss = (A + offset) * factor` (the scale was checked
+    /// against the dimension when it was set).
+    fn affine(&self) -> (f64, f64) {
         match self.scale {
-            Scale::Raw => Ok((self.kernel.ln_z(), 1.0)),
+            Scale::Raw => (self.kernel.ln_z(), 1.0),
             Scale::Paper => {
-                if d < 19 {
-                    return Err(invalid(
-                        "scale",
-                        format!("Scale::Paper with d = {d}"),
-                        "d >= 19 for the paper scale (ln|S^{d-1}| > 0 below); use Scale::Raw",
-                    ));
-                }
-                let ln_s = ln_sphere_area(d);
-                Ok((-ln_s, -1.0 / ln_s))
+                let ln_s = ln_sphere_area(self.kernel.dim());
+                (-ln_s, -1.0 / ln_s)
             }
         }
     }
 
     /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row.
-    fn ln_row_sums<F: Real>(&self, rows: &SphereRows<F>) -> Result<Vec<f64>> {
+    fn ln_row_sums<G: Real>(&self, rows: &SphereRows<G>) -> Result<Vec<f64>> {
         let log = self.log_domain();
         let profile = &self.profile;
         let req = PairRequest {
@@ -235,7 +271,7 @@ impl KdeKl {
                 v.iter_mut().for_each(|x| *x = x.max(0.0));
             }
         };
-        let sums = pair_sums(rows.x.view(), &values, req);
+        let sums = pair_sums(rows.x, &values, req);
         let ln_s: Vec<f64> = if log {
             sums.row_values
         } else {
@@ -251,15 +287,11 @@ impl KdeKl {
         Ok(ln_s)
     }
 
-    /// `G = W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`.
-    fn weighted_rows<F: Real>(&self, rows: &SphereRows<F>, ln_s: &[f64]) -> Array2<F> {
+    /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`.
+    fn weighted_rows<G: Real>(&self, rows: &SphereRows<G>, ln_s: &[f64], grad: ArrayViewMut2<G>) {
         let log = self.log_domain();
         let profile = &self.profile;
         let inv_s: Vec<f64> = ln_s.iter().map(|v| (-v).exp()).collect();
-        let req = PairRequest {
-            gradient: true,
-            ..Default::default()
-        };
         let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
             let Some(w) = w else { return };
             profile.eval(g, v, Some(&mut *w));
@@ -274,9 +306,7 @@ impl KdeKl {
                 }
             }
         };
-        pair_sums(rows.x.view(), &weights, req)
-            .grad
-            .unwrap_or_else(|| Array2::zeros(rows.x.dim()))
+        pair_sums_into(rows.x, &weights, PairRequest::default(), Some(grad));
     }
 }
 
@@ -285,17 +315,20 @@ impl Objective for KdeKl {
         format!("KDE-KL[{}]", crate::kernel::describe(&self.kernel))
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         check_input(&z, 2, Some(self.kernel.dim()))?;
-        if F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM {
-            let (loss, grad) = self.evaluate_rows(z.mapv(F::to_f64).view(), gradient)?;
-            return Ok((loss, grad.map(|g| g.mapv(F::from_f64))));
-        }
-        self.evaluate_rows(z, gradient)
+        let mut ws = std::mem::take(&mut self.ws);
+        let result = if F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM {
+            self.evaluate_rows::<f64, F, S>(z, sink, &mut ws)
+        } else {
+            self.evaluate_rows::<F, F, S>(z, sink, &mut ws)
+        };
+        self.ws = ws;
+        result
     }
 }
 
@@ -305,24 +338,41 @@ impl Objective for KdeKl {
 const F64_PAIRS_FROM_DIM: usize = 1024;
 
 impl KdeKl {
-    /// The loss and gradient of checked rows, computed in their own precision.
-    fn evaluate_rows<F: Real>(
+    /// The loss and gradient of checked rows, computed in the precision `G`.
+    fn evaluate_rows<G: Real, F: Real, S: GradientSink<F>>(
         &self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
-        let (offset, factor) = self.affine()?;
-        let rows = SphereRows::new(&z)?;
-        let n = rows.len() as f64;
-        let ln_s = self.ln_row_sums(&rows)?;
-        let a = ln_s.iter().sum::<f64>() / n - (n - 1.0).ln();
-        let loss = (a + offset) * factor;
-        if !gradient {
-            return Ok((loss, None));
-        }
-        let g = self.weighted_rows(&rows, &ln_s);
-        Ok((loss, Some(rows.chain(&g, factor / n)?)))
+        sink: &mut S,
+        ws: &mut Workspace,
+    ) -> Result<f64> {
+        let (offset, factor) = self.affine();
+        ws.with(|b: &mut Buffers<G>| {
+            let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+            let n = rows.len() as f64;
+            let ln_s = self.ln_row_sums(&rows)?;
+            let a = ln_s.iter().sum::<f64>() / n - (n - 1.0).ln();
+            let loss = (a + offset) * factor;
+            if S::WANTED {
+                let mut g = zeroed(&mut b.grad, rows.len(), rows.x.ncols())?;
+                self.weighted_rows(&rows, &ln_s, g.view_mut());
+                rows.chain(&mut g, factor / n);
+                sink.add(g.view())?;
+            }
+            Ok(loss)
+        })
     }
+}
+
+/// Checks that `scale` is defined in dimension `d`: the paper scale needs `d >= 19`.
+fn check_scale(d: usize, scale: Scale) -> Result<()> {
+    if scale == Scale::Paper && d < 19 {
+        return Err(invalid(
+            "scale",
+            format!("Scale::Paper with d = {d}"),
+            "d >= 19 for the paper scale (ln|S^{d-1}| > 0 below); use Scale::Raw (KdeKl::raw)",
+        ));
+    }
+    Ok(())
 }
 
 /// `ln |S^{d-1}| = ln 2 + (d/2) ln pi - ln Gamma(d/2)`.

@@ -4,9 +4,10 @@
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
-use crate::regularizer::{Objective, Scale};
+use crate::regularizer::{GradientSink, Objective, Scale};
+use crate::workspace::Workspace;
 use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 
 /// The kernel Stein discrepancy of the batch (rows normalised onto the sphere)
 /// against the uniform distribution, with the Stein kernel
@@ -32,6 +33,7 @@ pub struct Ksd {
     kernel: Kernel,
     stein: Tabulated<SeriesProfile>,
     scale: Scale,
+    ws: Workspace,
 }
 
 impl Ksd {
@@ -46,6 +48,7 @@ impl Ksd {
             kernel,
             stein: Tabulated::new(SeriesProfile::new(stein)),
             scale: Scale::Paper,
+            ws: Workspace::default(),
         }
     }
 
@@ -88,18 +91,14 @@ impl Objective for Ksd {
         format!("KSD[{}]", crate::kernel::describe(&self.kernel))
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         let factor = self.factor();
-        let (mean, grad) = zonal_mean(
-            z,
-            Some(self.kernel.dim()),
-            &self.stein,
-            gradient.then_some(factor),
-        )?;
-        Ok((mean * factor, grad))
+        let dim = Some(self.kernel.dim());
+        let mean = zonal_mean(z, dim, &self.stein, factor, sink, &mut self.ws)?;
+        Ok(mean * factor)
     }
 }

@@ -56,6 +56,7 @@ pub mod sliced;
 pub mod special;
 mod table;
 pub mod uniformity;
+mod workspace;
 mod zonal;
 
 pub use error::{Error, Result};
@@ -66,3 +67,20 @@ pub use mmd::Mmd;
 pub use real::Real;
 pub use regularizer::{Regularizer, Scale};
 pub use sliced::{EppsPulleyGrid, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
+
+// Every objective can move to another thread (`Regularizer: Send`) and be shared
+// between threads by reference: checked at compile time.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Mmd>();
+    send_sync::<Ksd>();
+    send_sync::<KdeKl>();
+    send_sync::<Sigreg>();
+    send_sync::<Susreg>();
+    send_sync::<SigregIntegrated>();
+    send_sync::<SusregIntegrated>();
+    send_sync::<Kernel>();
+    const fn send<T: Send>() {}
+    send::<Box<dyn Regularizer<f32>>>();
+    send::<Box<dyn Regularizer<f64>>>();
+};

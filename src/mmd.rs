@@ -3,9 +3,10 @@
 use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
-use crate::regularizer::{Objective, Scale};
+use crate::regularizer::{GradientSink, Objective, Scale};
+use crate::workspace::Workspace;
 use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 
 /// The squared MMD between the batch (rows normalised onto the sphere) and the
 /// uniform distribution, for a zonal [`Kernel`] `phi`:
@@ -34,6 +35,7 @@ pub struct Mmd {
     /// kernels and nearly uniform samples keep their relative accuracy.
     centred: Tabulated<SeriesProfile>,
     scale: Scale,
+    ws: Workspace,
 }
 
 impl Mmd {
@@ -46,6 +48,7 @@ impl Mmd {
             centred: Tabulated::new(SeriesProfile::new(centred)),
             kernel,
             scale: Scale::Paper,
+            ws: Workspace::default(),
         }
     }
 
@@ -74,18 +77,14 @@ impl Objective for Mmd {
         format!("MMD[{}]", crate::kernel::describe(self.kernel()))
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         let factor = self.factor();
-        let (mean, grad) = zonal_mean(
-            z,
-            Some(self.kernel().dim()),
-            &self.centred,
-            gradient.then_some(factor),
-        )?;
-        Ok((mean * factor, grad))
+        let dim = Some(self.kernel.dim());
+        let mean = zonal_mean(z, dim, &self.centred, factor, sink, &mut self.ws)?;
+        Ok(mean * factor)
     }
 }

@@ -30,9 +30,6 @@ pub(crate) const TILE: usize = 256;
 /// tile). It depends on `n` alone, so results stay bit-identical for any number of
 /// threads.
 pub(crate) fn tile_rows(n: usize) -> usize {
-    if std::env::var_os("AB_FIXED_TILE").is_some() {
-        return TILE;
-    }
     n.div_ceil(4).next_power_of_two().clamp(32, TILE)
 }
 
@@ -41,7 +38,7 @@ pub(crate) fn tile_rows(n: usize) -> usize {
 pub(crate) struct PairRequest {
     /// Include the pairs `(i, i)`.
     pub diagonal: bool,
-    /// Compute `G = W X`.
+    /// Compute `G = W X`: set by [`pair_sums_into`] when it is given a buffer.
     pub gradient: bool,
     /// Compute `sum_j f_ij` for every row.
     pub row_values: bool,
@@ -54,15 +51,13 @@ pub(crate) struct PairRequest {
 
 /// What the engine returns.
 #[derive(Debug, Clone)]
-pub(crate) struct PairSums<F> {
+pub(crate) struct PairSums {
     /// `sum_{i,j} f_ij` over ordered pairs (not formed for `log_rows`).
     pub total: f64,
     /// `sum_j f_ij` (or its log-sum-exp) per row (empty unless requested).
     pub row_values: Vec<f64>,
     /// `sum_j w_ij` per row (empty unless requested).
     pub row_weights: Vec<f64>,
-    /// `G = W X` (present only if requested).
-    pub grad: Option<Array2<F>>,
 }
 
 /// A symmetric pair term, evaluated for row `i` against the columns
@@ -353,17 +348,38 @@ impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
     }
 }
 
-/// Runs the engine on the rows `x` with the symmetric pair term `term`; weights are
-/// asked of the term only when a gradient or row weights are requested.
-pub(crate) fn pair_sums<F, T>(x: ArrayView2<F>, term: &T, req: PairRequest) -> PairSums<F>
+/// Runs the engine on the rows `x` with the symmetric pair term `term`, without a
+/// gradient: [`pair_sums_into`] with no buffer.
+pub(crate) fn pair_sums<F, T>(x: ArrayView2<F>, term: &T, req: PairRequest) -> PairSums
 where
     F: Real,
     T: PairTerm + ?Sized,
 {
-    let (n, d) = x.dim();
+    pair_sums_into(x, term, req, None)
+}
+
+/// Runs the engine on the rows `x` with the symmetric pair term `term`; with a
+/// buffer `grad` (`N x d`, the shape of `x`), `G = W X` is added into it
+/// (`grad += W X`: zero it first for `G` alone), so the caller can keep it from call
+/// to call. Weights are asked of the term only when a gradient or row weights are
+/// requested; `req.gradient` is set from `grad`.
+pub(crate) fn pair_sums_into<F, T>(
+    x: ArrayView2<F>,
+    term: &T,
+    req: PairRequest,
+    mut grad: Option<ArrayViewMut2<F>>,
+) -> PairSums
+where
+    F: Real,
+    T: PairTerm + ?Sized,
+{
+    let n = x.nrows();
     let tile = tile_rows(n);
     let tiles = n.div_ceil(tile);
-    let mut grad = req.gradient.then(|| Array2::<F>::zeros((n, d)));
+    let req = PairRequest {
+        gradient: grad.is_some(),
+        ..req
+    };
     let mut views: Vec<Option<ArrayViewMut2<F>>> = match grad.as_mut() {
         Some(g) => g.axis_chunks_iter_mut(Axis(0), tile).map(Some).collect(),
         None => (0..tiles).map(|_| None).collect(),
@@ -408,7 +424,6 @@ where
         total,
         row_values,
         row_weights,
-        grad,
     }
 }
 
@@ -467,10 +482,9 @@ mod tests {
             for diagonal in [true, false] {
                 let req = PairRequest {
                     diagonal,
-                    gradient: true,
                     row_values: true,
                     row_weights: true,
-                    log_rows: false,
+                    ..Default::default()
                 };
                 let term =
                     |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
@@ -483,16 +497,15 @@ mod tests {
                             }
                         }
                     };
-                let out = pair_sums(x.view(), &term, req);
+                let mut grad = Array2::zeros(x.dim());
+                let out = pair_sums_into(x.view(), &term, req, Some(grad.view_mut()));
                 let (total, rv, rw, g) = brute(&x, diagonal);
                 assert!((out.total - total).abs() <= 1e-9 * total.abs().max(1.0));
                 for i in 0..n {
                     assert!((out.row_values[i] - rv[i]).abs() < 1e-9);
                     assert!((out.row_weights[i] - rw[i]).abs() < 1e-9);
                 }
-                let diff = (&out.grad.unwrap() - &g)
-                    .mapv(f64::abs)
-                    .fold(0.0f64, |m, &v| m.max(v));
+                let diff = (&grad - &g).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-9, "n={n}");
             }
         }

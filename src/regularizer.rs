@@ -1,14 +1,15 @@
 //! The [`Regularizer`] trait every objective implements, and the [`Scale`] option.
 
-use crate::error::Result;
+use crate::error::{Error, Result, invalid};
 use crate::real::Real;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 
 /// A uniformity regularizer: a loss of an `N x d` batch of embeddings and its
 /// exact gradient with respect to the rows it was given.
 ///
-/// Object safe: `Box<dyn Regularizer<f32>>` holds any of them. Implemented for
-/// `f32` and `f64` input; values are accumulated in `f64`.
+/// Object safe: `Box<dyn Regularizer<f32>>` holds any of them, and every one is
+/// [`Send`] (it can move to the thread that runs the training loop). Implemented
+/// for `f32` and `f64` input; values are accumulated in `f64`.
 ///
 /// ```
 /// use unisphere::{Kernel, Mmd, Regularizer, ndarray::array};
@@ -23,26 +24,129 @@ use ndarray::{Array2, ArrayView2};
 /// }
 /// # Ok::<(), unisphere::Error>(())
 /// ```
-pub trait Regularizer<F> {
+pub trait Regularizer<F: Real>: Send {
     /// A short human-readable name with the parameters, e.g. `"MMD[heat t=0.0195]"`.
     fn name(&self) -> String;
     /// The loss of the rows `z` (one embedding per row).
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64>;
     /// The loss and its gradient with respect to `z` (same shape as `z`).
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)>;
+    /// The loss, with `alpha` times its gradient added into `grad_out` (same shape as
+    /// `z`): `grad_out += alpha * G`, where `G` is exactly what
+    /// [`loss_and_grad`](Regularizer::loss_and_grad) returns, each product `alpha * G_ij`
+    /// rounded once to `F`. `alpha` must be finite.
+    ///
+    /// For training loops: the objectives of this crate keep their work buffers
+    /// (normalised rows, gradient accumulator, sliced directions) from call to call,
+    /// so once the first call has sized them, a call of the same shape allocates
+    /// nothing of size `N x d` or larger. A wrong `grad_out` shape or a non-finite
+    /// `alpha` is an error; so is a gradient that overflows `F`, and then
+    /// `grad_out` is unchanged.
+    ///
+    /// The default implementation calls [`loss_and_grad`](Regularizer::loss_and_grad)
+    /// and adds the result.
+    ///
+    /// ```
+    /// use unisphere::{Kernel, Mmd, Regularizer, ndarray::Array2};
+    /// let d = 8;
+    /// let mut reg = Mmd::new(Kernel::heat(d, 5.0 / d as f64)?);
+    /// let z = Array2::from_shape_fn((32, d), |(i, j)| ((i * 7 + j * 3) % 11) as f32 - 5.0);
+    /// let mut grad = Array2::<f32>::zeros((32, d)); // allocated once, outside the loop
+    /// let loss = reg.loss_and_grad_into(z.view(), grad.view_mut(), 0.5)?;
+    /// let (same, g) = reg.loss_and_grad(z.view())?;
+    /// assert_eq!(loss, same);
+    /// assert_eq!(grad, g.mapv(|v| 0.5 * v));
+    /// assert!(reg.loss_and_grad_into(z.view(), Array2::zeros((3, 3)).view_mut(), 1.0).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    fn loss_and_grad_into(
+        &mut self,
+        z: ArrayView2<F>,
+        grad_out: ArrayViewMut2<F>,
+        alpha: f64,
+    ) -> Result<f64> {
+        let mut sink = AddScaled::new(z.dim(), grad_out, alpha)?;
+        let (loss, grad) = self.loss_and_grad(z)?;
+        sink.add(grad.view())?;
+        Ok(loss)
+    }
+}
+
+/// Where an objective's gradient goes, decided by type: [`LossOnly`] asks for no
+/// gradient, [`AddScaled`] adds it into the caller's buffer.
+pub(crate) trait GradientSink<F: Real> {
+    /// Whether a gradient is wanted at all.
+    const WANTED: bool;
+    /// Takes the finished gradient `g` (the shape of the input, computed in `G`).
+    fn add<G: Real>(&mut self, g: ArrayView2<G>) -> Result<()>;
+}
+
+/// The loss alone: no gradient is computed.
+pub(crate) struct LossOnly;
+
+impl<F: Real> GradientSink<F> for LossOnly {
+    const WANTED: bool = false;
+    fn add<G: Real>(&mut self, _: ArrayView2<G>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `out += alpha * g`, each product rounded once to `F`.
+pub(crate) struct AddScaled<'a, F> {
+    out: ArrayViewMut2<'a, F>,
+    alpha: f64,
+}
+
+impl<'a, F: Real> AddScaled<'a, F> {
+    /// Checks that `out` has the input's shape `dim` and that `alpha` is finite.
+    pub fn new(dim: (usize, usize), out: ArrayViewMut2<'a, F>, alpha: f64) -> Result<Self> {
+        if out.dim() != dim {
+            return Err(Error::Shape {
+                expected: format!(
+                    "a gradient buffer of the input's shape {} x {}",
+                    dim.0, dim.1
+                ),
+                found: format!("{} x {}", out.nrows(), out.ncols()),
+            });
+        }
+        if !alpha.is_finite() {
+            return Err(invalid("alpha", alpha, "a finite gradient factor"));
+        }
+        Ok(AddScaled { out, alpha })
+    }
+}
+
+impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
+    const WANTED: bool = true;
+    fn add<G: Real>(&mut self, g: ArrayView2<G>) -> Result<()> {
+        let alpha = self.alpha;
+        let scaled = |v: G| F::from_f64(alpha * v.to_f64());
+        if !g.iter().all(|&v| scaled(v).to_f64().is_finite()) {
+            return Err(Error::NotRepresentable {
+                what: format!(
+                    "the gradient overflows {} (rows of tiny norm have huge gradients); rescale the input",
+                    F::NAME
+                ),
+            });
+        }
+        Zip::from(&mut self.out)
+            .and(&g)
+            .for_each(|o, &v| *o = *o + scaled(v));
+        Ok(())
+    }
 }
 
 /// What every objective of this crate implements once, generically over the element
 /// type; [`Regularizer`] then follows for `f32` and `f64`.
-pub(crate) trait Objective {
+pub(crate) trait Objective: Send {
     /// The name reported by [`Regularizer::name`].
     fn label(&self) -> String;
-    /// The loss and, when `gradient` is set, its gradient with respect to `z`.
-    fn evaluate<F: Real>(
+    /// The loss of `z`; its gradient goes to `sink` when the sink wants one.
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)>;
+        sink: &mut S,
+    ) -> Result<f64>;
 }
 
 impl<F: Real, T: Objective> Regularizer<F> for T {
@@ -51,12 +155,22 @@ impl<F: Real, T: Objective> Regularizer<F> for T {
     }
 
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        Ok(self.evaluate(z, false)?.0)
+        self.evaluate(z, &mut LossOnly)
     }
 
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
-        let (loss, grad) = self.evaluate(z, true)?;
-        Ok((loss, grad.expect("evaluate returns a gradient when asked")))
+        let mut grad = Array2::zeros(z.dim());
+        let loss = self.evaluate(z, &mut AddScaled::new(z.dim(), grad.view_mut(), 1.0)?)?;
+        Ok((loss, grad))
+    }
+
+    fn loss_and_grad_into(
+        &mut self,
+        z: ArrayView2<F>,
+        grad_out: ArrayViewMut2<F>,
+        alpha: f64,
+    ) -> Result<f64> {
+        self.evaluate(z, &mut AddScaled::new(z.dim(), grad_out, alpha)?)
     }
 }
 

@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use crate::numerics::rescale_row;
 use crate::real::Real;
-use ndarray::{Array2, ArrayView2, Zip};
+use crate::workspace::{filled, zeroed};
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 
 /// Checks that `z` is an `N x d` matrix of finite entries with `N >= min_rows`
 /// and `d >= 2` (and `d == dim` when a dimension is required).
@@ -45,32 +46,41 @@ pub(crate) fn check_input<F: Real>(
     Ok(())
 }
 
-/// Raw rows projected onto the unit sphere, with their original norms.
+/// Raw rows projected onto the unit sphere, with their original norms, held in an
+/// objective's work buffers.
 #[derive(Debug, Clone)]
-pub(crate) struct SphereRows<F> {
-    /// Unit rows `x_i = z_i / |z_i|`, in the input's precision.
-    pub x: Array2<F>,
+pub(crate) struct SphereRows<'a, G> {
+    /// Unit rows `x_i = z_i / |z_i|`, in the precision the rows are computed in.
+    pub x: ArrayView2<'a, G>,
     /// The norms `|z_i|` (in `f64`, never zero or infinite).
-    pub norms: Vec<f64>,
+    pub norms: &'a [f64],
 }
 
-impl<F: Real> SphereRows<F> {
-    /// Normalises every row of a checked matrix. Robust to rows scaled by `1e300`
-    /// or `1e-300`: each row is first divided by its largest magnitude.
-    pub fn new(z: &ArrayView2<F>) -> Result<Self> {
+impl<'a, G: Real> SphereRows<'a, G> {
+    /// Normalises every row of a checked matrix into the buffers `x` and `norms`.
+    /// Robust to rows scaled by `1e300` or `1e-300`: each row is first divided by its
+    /// largest magnitude.
+    pub fn new<F: Real>(
+        z: &ArrayView2<F>,
+        x: &'a mut Vec<G>,
+        norms: &'a mut Vec<f64>,
+    ) -> Result<Self> {
         let (n, d) = z.dim();
-        let mut x = Array2::<F>::zeros((n, d));
-        let mut norms = Vec::with_capacity(n);
+        norms.clear();
         let mut buf = vec![0.0f64; d];
-        for (i, (zr, mut xr)) in z.rows().into_iter().zip(x.rows_mut()).enumerate() {
+        let mut xv = zeroed(x, n, d)?;
+        for (i, (zr, mut xr)) in z.rows().into_iter().zip(xv.rows_mut()).enumerate() {
             let (scale, r) = rescale_row(&mut buf, zr.iter().map(|v| v.to_f64()))
                 .ok_or(Error::ZeroRow { row: i })?;
             for (xv, b) in xr.iter_mut().zip(&buf) {
-                *xv = F::from_f64(b / r);
+                *xv = G::from_f64(b / r);
             }
             norms.push(scale * r);
         }
-        Ok(SphereRows { x, norms })
+        Ok(SphereRows {
+            x: filled(x, n, d)?,
+            norms,
+        })
     }
 
     /// Number of rows.
@@ -78,45 +88,19 @@ impl<F: Real> SphereRows<F> {
         self.norms.len()
     }
 
-    /// Carries `factor * g`, with `g = dL/dx` on the unit rows, back to the raw rows:
-    /// `dL/dz_i = factor (I - x_i x_i^T) g_i / |z_i|`.
-    pub fn chain(&self, g: &Array2<F>, factor: f64) -> Result<Array2<F>> {
-        let mut out = Array2::<F>::zeros(g.dim());
-        for (i, ((gr, xr), mut orow)) in g
-            .rows()
-            .into_iter()
-            .zip(self.x.rows())
-            .zip(out.rows_mut())
-            .enumerate()
-        {
+    /// Carries `factor * g`, with `g = dL/dx` on the unit rows, back to the raw rows,
+    /// in place: `g_i <- factor (I - x_i x_i^T) g_i / |z_i|`.
+    pub fn chain(&self, g: &mut ArrayViewMut2<G>, factor: f64) {
+        for (i, (mut gr, xr)) in g.rows_mut().into_iter().zip(self.x.rows()).enumerate() {
             let radial: f64 = gr
                 .iter()
                 .zip(xr)
                 .map(|(a, b)| a.to_f64() * b.to_f64())
                 .sum();
             let inv = factor / self.norms[i];
-            Zip::from(&mut orow)
-                .and(&gr)
-                .and(&xr)
-                .for_each(|o, &gv, &xv| {
-                    *o = F::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
-                });
+            Zip::from(&mut gr).and(&xr).for_each(|gv, &xv| {
+                *gv = G::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
+            });
         }
-        check_finite_output(&out)?;
-        Ok(out)
-    }
-}
-
-/// Fails if a result does not fit the element type (e.g. overflows `f32`).
-pub(crate) fn check_finite_output<F: Real>(g: &Array2<F>) -> Result<()> {
-    if g.iter().all(|v| v.to_f64().is_finite()) {
-        Ok(())
-    } else {
-        Err(Error::NotRepresentable {
-            what: format!(
-                "the gradient overflows {} (rows of tiny norm have huge gradients); rescale the input",
-                F::NAME
-            ),
-        })
     }
 }

@@ -3,11 +3,13 @@
 
 use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
-use crate::pairwise::{PairRequest, pair_sums};
+use crate::pairwise::{PairRequest, pair_sums_into};
 use crate::real::Real;
+use crate::regularizer::GradientSink;
 use crate::rows::{SphereRows, check_input};
 use crate::table::{Accuracy, Table};
-use ndarray::{Array2, ArrayView2};
+use crate::workspace::{Buffers, Workspace, zeroed};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
 
 /// A function of the cosine `c`, with its derivative.
 pub(crate) trait ZonalFunction: Sync {
@@ -131,77 +133,99 @@ impl<Z: ZonalFunction> ZonalFunction for Tabulated<Z> {
 }
 
 /// The mean of `f(c_ij)` over all ordered pairs (diagonal included) of the
-/// normalised rows of `z`, and, if `grad_factor` is given, that factor times the
-/// mean's gradient with respect to `z`.
-pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction>(
+/// normalised rows of `z`; when the sink wants it, `grad_factor` times the mean's
+/// gradient with respect to `z` goes to the sink. Rows and gradient are computed in
+/// the workspace's buffers.
+pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
     z: ArrayView2<F>,
     dim: Option<usize>,
     f: &Z,
-    grad_factor: Option<f64>,
-) -> Result<(f64, Option<Array2<F>>)> {
+    grad_factor: f64,
+    sink: &mut S,
+    ws: &mut Workspace,
+) -> Result<f64> {
     check_input(&z, 2, dim)?;
-    let rows = SphereRows::new(&z)?;
-    if let Some(q) = f.quadratic()
-        && rows.len() > rows.x.ncols()
-    {
-        return quadratic_mean(&rows, q, grad_factor);
-    }
-    pairwise_mean(&rows, f, grad_factor)
+    let (n, d) = z.dim();
+    ws.with(|b: &mut Buffers<F>| {
+        let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+        let mut grad = if S::WANTED {
+            Some(zeroed(&mut b.grad, n, d)?)
+        } else {
+            None
+        };
+        let nf = n as f64;
+        let (mean, per_row) = match f.quadratic().filter(|_| n > d) {
+            Some(q) => (
+                quadratic_mean(&rows, q, grad.as_mut(), &mut b.wide)?,
+                2.0 / nf,
+            ),
+            None => (pairwise_mean(&rows, f, grad.as_mut()), 2.0 / (nf * nf)),
+        };
+        if let Some(mut g) = grad {
+            rows.chain(&mut g, grad_factor * per_row);
+            sink.add(g.view())?;
+        }
+        Ok(mean)
+    })
 }
 
-/// [`zonal_mean`] through the pairwise engine: `O(N^2 d)`.
-fn pairwise_mean<F: Real, Z: ZonalFunction>(
-    rows: &SphereRows<F>,
+/// [`zonal_mean`] through the pairwise engine, in `O(N^2 d)`: the mean, and
+/// `sum_j f'(c_ij) x_j` added into `grad` if given.
+fn pairwise_mean<G: Real, Z: ZonalFunction>(
+    rows: &SphereRows<G>,
     f: &Z,
-    grad_factor: Option<f64>,
-) -> Result<(f64, Option<Array2<F>>)> {
-    let gradient = grad_factor.is_some();
+    grad: Option<&mut ArrayViewMut2<G>>,
+) -> f64 {
     let n = rows.len() as f64;
     let req = PairRequest {
         diagonal: true,
-        gradient,
         ..Default::default()
     };
     let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
         f.eval_batch(g, v, w)
     };
-    let sums = pair_sums(rows.x.view(), &term, req);
-    let mean = sums.total / (n * n);
-    let grad = match (sums.grad, grad_factor) {
-        (Some(g), Some(factor)) => Some(rows.chain(&g, factor * 2.0 / (n * n))?),
-        _ => None,
-    };
-    Ok((mean, grad))
+    let sums = pair_sums_into(rows.x, &term, req, grad.map(|g| g.view_mut()));
+    sums.total / (n * n)
 }
 
 /// [`zonal_mean`] for `f(c) = a + b c + c2 c^2` from the moments of the rows, in
 /// `O(N d^2)`: with `m = mean x` and `S = X^T X / N`,
-/// `mean f(c_ij) = a + b |m|^2 + c2 |S|_F^2` and its gradient on row `i` is
-/// `(2/N) (b m + 2 c2 S x_i)`.
-fn quadratic_mean<F: Real>(
-    rows: &SphereRows<F>,
+/// `mean f(c_ij) = a + b |m|^2 + c2 |S|_F^2`; its gradient on row `i` is
+/// `(2/N) (b m + 2 c2 S x_i)`, of which `b m + 2 c2 S x_i` is written into `grad`
+/// if given. `wide` holds the `f64` rows, `S` and that gradient.
+fn quadratic_mean<G: Real>(
+    rows: &SphereRows<G>,
     [a, b, c2]: [f64; 3],
-    grad_factor: Option<f64>,
-) -> Result<(f64, Option<Array2<F>>)> {
-    let x = rows.x.mapv(|v| v.to_f64());
-    let n = rows.len() as f64;
-    let m = x.sum_axis(ndarray::Axis(0)) / n;
-    let s = x.t().dot(&x) / n;
+    grad: Option<&mut ArrayViewMut2<G>>,
+    wide: &mut [Vec<f64>; 3],
+) -> Result<f64> {
+    let (n, d) = rows.x.dim();
+    let [xbuf, sbuf, gbuf] = wide;
+    let mut x = zeroed(xbuf, n, d)?;
+    x.zip_mut_with(&rows.x, |w, v| *w = v.to_f64());
+    let nf = n as f64;
+    let m = x.sum_axis(Axis(0)) / nf;
+    let mut s = zeroed(sbuf, d, d)?;
+    general_mat_mul(1.0, &x.t(), &x, 0.0, &mut s);
+    s.mapv_inplace(|v| v / nf);
     let mean = a + b * m.dot(&m) + c2 * s.iter().map(|v| v * v).sum::<f64>();
-    let Some(factor) = grad_factor else {
-        return Ok((mean, None));
+    let Some(grad) = grad else {
+        return Ok(mean);
     };
     // G = b m + 2 c2 S x_i per row; chain() applies the factor 2/N and the projection.
-    let mut g = x.dot(&s) * (2.0 * c2);
+    let mut g = zeroed(gbuf, n, d)?;
+    general_mat_mul(1.0, &x, &s, 0.0, &mut g);
+    g *= 2.0 * c2;
     g += &(&m * b);
-    let g = g.mapv(F::from_f64);
-    Ok((mean, Some(rows.chain(&g, factor * 2.0 / n)?)))
+    grad.zip_mut_with(&g, |o, v| *o = G::from_f64(*v));
+    Ok(mean)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernel::Kernel;
+    use ndarray::Array2;
 
     #[test]
     fn moment_path_equals_the_pairwise_path() {
@@ -209,17 +233,21 @@ mod tests {
             let n = 40;
             let z =
                 Array2::from_shape_fn((n, d), |(i, j)| ((i * 31 + j * 17) % 23) as f64 / 7.0 - 1.4);
-            let rows = SphereRows::new(&z.view()).unwrap();
+            let (mut x, mut norms) = (Vec::new(), Vec::new());
+            let rows = SphereRows::<f64>::new(&z.view(), &mut x, &mut norms).unwrap();
             for l in [1usize, 2] {
                 let k = Kernel::bandlimited(d, l).unwrap();
                 let f = SeriesProfile::new(k.series().clone());
                 let q = f.quadratic().unwrap();
-                let (v1, g1) = quadratic_mean(&rows, q, Some(1.5)).unwrap();
-                let (v2, g2) = pairwise_mean(&rows, &f, Some(1.5)).unwrap();
+                let (mut g1, mut g2) = (Array2::zeros((n, d)), Array2::zeros((n, d)));
+                let mut wide = Default::default();
+                let v1 = quadratic_mean(&rows, q, Some(&mut g1.view_mut()), &mut wide).unwrap();
+                let v2 = pairwise_mean(&rows, &f, Some(&mut g2.view_mut()));
                 assert!((v1 - v2).abs() < 1e-14, "d={d} L={l}: {v1} vs {v2}");
-                let diff = (&g1.unwrap() - &g2.unwrap())
-                    .mapv(f64::abs)
-                    .fold(0.0f64, |m, &v| m.max(v));
+                let nf = n as f64;
+                rows.chain(&mut g1.view_mut(), 1.5 * 2.0 / nf);
+                rows.chain(&mut g2.view_mut(), 1.5 * 2.0 / (nf * nf));
+                let diff = (&g1 - &g2).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-14, "d={d} L={l}: {diff:e}");
             }
             let heat = SeriesProfile::new(Kernel::heat(d, 0.3).unwrap().series().clone());

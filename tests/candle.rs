@@ -121,8 +121,12 @@ fn finite_differences_through_candle_agree() -> TestResult {
     let dir = (&dir / dir.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64)?;
     let slices = gaussian(64, D, 8).mapv(f64::from);
     let mut regs = regularizers();
-    regs.push(Box::new(Sigreg::new(64, 0)?.with_directions(slices.view())));
-    regs.push(Box::new(Susreg::new(64, 0)?.with_directions(slices.view())));
+    regs.push(Box::new(
+        Sigreg::new(64, 0)?.try_with_directions(slices.view())?,
+    ));
+    regs.push(Box::new(
+        Susreg::new(64, 0)?.try_with_directions(slices.view())?,
+    ));
     for mut reg in regs
         .into_iter()
         .filter(|r| !draws_fresh_directions(&r.name()))

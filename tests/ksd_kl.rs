@@ -49,10 +49,8 @@ proptest! {
         // finite difference of it) is accurate to ~1e-12. For rows whose every
         // neighbour is near-antipodal the loss is only as accurate as phi(c < 0).
         let z = clustered(n, d, 1, 0.6, seed);
-        let mut reg = KdeKl::new(Kernel::heat(d, t_scale / d as f64).unwrap()).unwrap();
-        if d < 19 {
-            reg = reg.with_scale(Scale::Raw);
-        }
+        let kernel = Kernel::heat(d, t_scale / d as f64).unwrap();
+        let mut reg = if d < 19 { KdeKl::raw(kernel) } else { KdeKl::new(kernel) }.unwrap();
         fd_check(&mut reg, &z, 1e-10)?;
     }
 }
@@ -62,11 +60,7 @@ fn objectives(d: usize) -> Vec<Box<dyn Regularizer<f64>>> {
     vec![
         Box::new(Ksd::new(heat)),
         Box::new(Ksd::new(Kernel::bandlimited(d, 3).unwrap())),
-        Box::new(
-            KdeKl::new(Kernel::heat(d, 2.0 / d as f64).unwrap())
-                .unwrap()
-                .with_scale(Scale::Raw),
-        ),
+        Box::new(KdeKl::raw(Kernel::heat(d, 2.0 / d as f64).unwrap()).unwrap()),
     ]
 }
 
@@ -109,9 +103,7 @@ fn collapse_gives_one_on_the_paper_scale() {
             );
         }
         // raw KL at collapse is ln Z
-        let mut kl = KdeKl::new(Kernel::heat(d, 2.0 / d as f64).unwrap())
-            .unwrap()
-            .with_scale(Scale::Raw);
+        let mut kl = KdeKl::raw(Kernel::heat(d, 2.0 / d as f64).unwrap()).unwrap();
         let ln_z = kl.kernel().ln_z();
         assert!((kl.loss(z.view()).unwrap() - ln_z).abs() < 1e-12 * ln_z);
     }
@@ -167,7 +159,7 @@ fn paper_setting_d256_uniform_sample() {
     let floor = 1.0 - ln_z / (-ln_s);
     assert!((floor - 0.914).abs() < 0.001, "floor {floor}");
     let mut kl = KdeKl::new(heat_kl.clone()).unwrap();
-    let mut kl_raw = KdeKl::new(heat_kl).unwrap().with_scale(Scale::Raw);
+    let mut kl_raw = KdeKl::raw(heat_kl).unwrap();
     let mut ksd = Ksd::new(Kernel::heat(d, 5.0 / d as f64).unwrap());
 
     let z = gaussian(512, d, 42);
@@ -229,23 +221,27 @@ fn bad_input_is_an_error() {
         "{err}"
     );
     let negative = Kernel::from_weights(5, &[1.0, 0.0, 0.0, 2.0]).unwrap();
-    assert!(KdeKl::new(negative).is_err());
+    let err = KdeKl::raw(negative).unwrap_err();
+    assert!(err.to_string().contains("positive kernel"), "{err}");
     let positive = Kernel::from_weights(5, &[1.0, 0.1]).unwrap(); // (1 + 0.5 c)/1.5 > 0
-    assert!(KdeKl::new(positive).is_ok());
-    let mut kl = KdeKl::new(Kernel::heat(6, 0.2).unwrap()).unwrap();
-    let err = kl.loss(gaussian(4, 6, 2).view()).unwrap_err();
+    assert!(KdeKl::raw(positive).is_ok());
+    // The paper scale is refused at construction below d = 19; the raw scale works.
+    let err = KdeKl::new(Kernel::heat(6, 0.2).unwrap()).unwrap_err();
     assert!(err.to_string().contains("Scale::Raw"), "{err}");
-    assert!(
-        kl.clone()
-            .with_scale(Scale::Raw)
-            .loss(gaussian(4, 6, 2).view())
-            .is_ok()
-    );
+    let mut kl = KdeKl::raw(Kernel::heat(6, 0.2).unwrap()).unwrap();
+    assert!(kl.loss(gaussian(4, 6, 2).view()).is_ok());
+    let err = kl.clone().with_scale(Scale::Paper).unwrap_err();
+    assert!(err.to_string().contains("Scale::Raw"), "{err}");
+    assert!(kl.with_scale(Scale::Raw).is_ok());
+    // From d = 19 on both scales exist, whichever constructor.
+    let k19 = Kernel::heat(19, 0.1).unwrap();
+    let mut paper = KdeKl::new(k19.clone()).unwrap();
+    let mut also_paper = KdeKl::raw(k19).unwrap().with_scale(Scale::Paper).unwrap();
+    let z19 = gaussian(6, 19, 3);
+    assert_eq!(paper.loss(z19.view()), also_paper.loss(z19.view()));
     // Antipodal pair far beyond a very narrow kernel: a finite loss and gradient, not
     // -inf or NaN.
-    let mut kl = KdeKl::new(Kernel::heat(2, 0.001).unwrap())
-        .unwrap()
-        .with_scale(Scale::Raw);
+    let mut kl = KdeKl::raw(Kernel::heat(2, 0.001).unwrap()).unwrap();
     let z = ndarray::array![[1.0, 0.0], [-1.0, 0.0]];
     let (v, g) = Regularizer::<f64>::loss_and_grad(&mut kl, z.view()).unwrap();
     assert!(

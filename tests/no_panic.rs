@@ -127,8 +127,8 @@ proptest! {
             exercise(&mut mmd, &z);
             let _ = gradient_variance(&mut mmd, z.view(), draws);
             exercise(&mut Ksd::new(k.clone()).with_scale(scale), &z);
-            if let Ok(kl) = KdeKl::new(k) {
-                exercise(&mut kl.with_scale(scale), &z);
+            if let Ok(Ok(mut kl)) = KdeKl::raw(k).map(|kl| kl.with_scale(scale)) {
+                exercise(&mut kl, &z);
             }
         }
     }
@@ -148,7 +148,9 @@ proptest! {
         let _ = directions(slices, d, seed, seed);
         if let Ok(reg) = Sigreg::new(slices, seed) {
             exercise(&mut reg.clone(), &z);
-            exercise(&mut reg.clone().with_directions(&a), &z);
+            if let Ok(mut fixed) = reg.clone().try_with_directions(&a) {
+                exercise(&mut fixed, &z);
+            }
             if let Ok(mut reg) = reg.with_grid(t_max, knots) {
                 exercise(&mut reg, &z);
             }
@@ -159,7 +161,9 @@ proptest! {
                 None => reg,
             };
             exercise(&mut reg.clone(), &z);
-            exercise(&mut reg.clone().with_directions(a.view()), &z);
+            if let Ok(mut fixed) = reg.clone().try_with_directions(a.view()) {
+                exercise(&mut fixed, &z);
+            }
             if let Ok(mut reg) = reg.with_grid(t_max, knots) {
                 exercise(&mut reg, &z);
             }

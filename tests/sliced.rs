@@ -120,8 +120,8 @@ proptest! {
         let z = pseudo_random(n, d, seed).mapv(|v| 1.5 * v) + 0.1;
         let a = directions(m, d, seed, 0).unwrap();
         let mut regs: Vec<Box<dyn Regularizer<f64>>> = vec![
-            Box::new(Sigreg::new(1, 0).unwrap().with_directions(&a)),
-            Box::new(Susreg::new(1, 0).unwrap().with_directions(a.view())),
+            Box::new(Sigreg::new(1, 0).unwrap().try_with_directions(&a).unwrap()),
+            Box::new(Susreg::new(1, 0).unwrap().try_with_directions(a.view()).unwrap()),
             Box::new(SigregIntegrated::new()),
             Box::new(SusregIntegrated::new()),
             Box::new(SusregIntegrated::new().with_grid(2.0, 5).unwrap()),
@@ -227,23 +227,33 @@ fn bad_input_is_an_error() {
             .with_grid(f64::INFINITY, 17)
             .is_err()
     );
+    // Unusable directions are refused at construction.
     let bad_dirs = Array2::<f64>::zeros((2, 3));
-    let mut bad = Sigreg::new(1, 0).unwrap().with_directions(&bad_dirs);
     assert!(matches!(
-        bad.loss(gaussian(5, 3, 0).view()),
+        Sigreg::new(1, 0).unwrap().try_with_directions(&bad_dirs),
         Err(Error::ZeroRow { .. })
     ));
     let mut nan_dirs = directions(2, 3, 0, 0).unwrap();
     nan_dirs[[1, 2]] = f64::NAN;
-    let mut bad = Susreg::new(1, 0).unwrap().with_directions(&nan_dirs);
     assert_eq!(
-        bad.loss(gaussian(5, 3, 0).view()),
-        Err(Error::NonFinite { row: 1, col: 2 })
+        Susreg::new(1, 0)
+            .unwrap()
+            .try_with_directions(&nan_dirs)
+            .err(),
+        Some(Error::NonFinite { row: 1, col: 2 })
     );
-    // directions of the wrong dimension
+    for shape in [(0, 3), (2, 1)] {
+        let empty = Array2::<f64>::ones(shape);
+        assert!(matches!(
+            Sigreg::new(1, 0).unwrap().try_with_directions(&empty),
+            Err(Error::Shape { .. })
+        ));
+    }
+    // directions of the wrong dimension: an error on the call
     let mut fixed = Sigreg::new(1, 0)
         .unwrap()
-        .with_directions(&directions(2, 4, 0, 0).unwrap());
+        .try_with_directions(&directions(2, 4, 0, 0).unwrap())
+        .unwrap();
     assert!(matches!(
         fixed.loss(gaussian(5, 3, 0).view()),
         Err(Error::Shape { .. })

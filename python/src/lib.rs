@@ -360,7 +360,10 @@ kernel_objective!(
     PyKdeKl,
     "KdeKl",
     unisphere::KdeKl,
-    |k, s| Ok(unisphere::KdeKl::new(k)?.with_scale(s)),
+    |k, s| match s {
+        Scale::Raw => unisphere::KdeKl::raw(k),
+        Scale::Paper => unisphere::KdeKl::new(k),
+    },
     "Leave-one-out KDE estimate of the KL divergence to uniform (positive kernels),\n\
      `KdeKl(kernel, scale=\"paper\")`."
 );

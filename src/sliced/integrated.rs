@@ -9,14 +9,15 @@ use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
 use crate::error::{Error, Result};
 use crate::numerics::rescale_row;
-use crate::pairwise::{PairRequest, PairSums, pair_sums};
+use crate::pairwise::{PairRequest, PairSums, pair_sums_into};
 use crate::real::Real;
-use crate::regularizer::Objective;
-use crate::rows::{check_finite_output, check_input};
+use crate::regularizer::{GradientSink, Objective};
+use crate::rows::check_input;
 use crate::special::omega;
 use crate::table::{Accuracy, Table};
+use crate::workspace::{Buffers, Workspace, zeroed};
 use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean};
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 
 /// The grid sums both twins are made of, at a distance `r`:
 /// `(sum_k omega_k Omega_d(t_k r), sum_k omega_k t_k^2 Omega_{d+2}(t_k r))`.
@@ -74,6 +75,7 @@ pub struct SusregIntegrated {
     exact_target: Option<bool>,
     /// The tabulated profile for the last dimension seen.
     profile: Option<(usize, Tabulated<SusTwinProfile>)>,
+    ws: Workspace,
 }
 
 impl SusregIntegrated {
@@ -101,20 +103,21 @@ impl Objective for SusregIntegrated {
         "SUSReg-integrated".into()
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         check_input(&z, 2, None)?;
         let d = z.ncols();
-        if self.profile.as_ref().map(|(pd, _)| *pd) != Some(d) {
-            let exact = SusTwinProfile(OmegaSums::new(d, &self.grid));
-            self.profile = Some((d, Tabulated::new(exact)));
-        }
-        let (_, profile) = self.profile.as_ref().expect("profile built above");
+        let profile = match self.profile.take() {
+            Some((pd, profile)) if pd == d => profile,
+            _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
+        };
         let n = z.nrows() as f64;
-        let (mean, grad) = zonal_mean(z, None, profile, gradient.then_some(n))?;
+        let mean = zonal_mean(z, None, &profile, n, sink, &mut self.ws);
+        self.profile = Some((d, profile));
+        let mean = mean?;
         let psi = susreg_target(&self.grid, d, self.exact_target);
         let sd = (d as f64).sqrt();
         let constant: f64 = self
@@ -125,7 +128,7 @@ impl Objective for SusregIntegrated {
             .zip(&psi)
             .map(|((t, w), p)| w * (p * p - 2.0 * p * omega(d as f64, sd * t)))
             .sum();
-        Ok((n * (mean + constant), grad))
+        Ok(n * (mean + constant))
     }
 }
 
@@ -161,6 +164,7 @@ pub struct SigregIntegrated {
     /// `s_hi` a power of two, so a table depends only on the range it must cover and
     /// is reused across calls whose squared distances fit in it.
     table: Option<(usize, f64, Table)>,
+    ws: Workspace,
 }
 
 impl SigregIntegrated {
@@ -196,11 +200,11 @@ impl Objective for SigregIntegrated {
         "SIGReg-integrated".into()
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         check_input(&z, 2, None)?;
         let (n, d) = z.dim();
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
@@ -212,16 +216,26 @@ impl Objective for SigregIntegrated {
                 what: "squared distances between rows overflow f64; rescale the embeddings".into(),
             });
         }
+        let (middle, radial) = middle_terms(&self.grid, d, &norms, S::WANTED);
+        let mut ws = std::mem::take(&mut self.ws);
         // Every call tabulates (a small batch too: the same call twice gives the same
         // bits, and a training loop reuses the table across calls).
         let table = self.table_for(d, s_max, &profile);
-        let sums = pair_term(z, &sq, table, &profile, gradient);
-        let (middle, radial) = middle_terms(&self.grid, d, &norms, gradient);
-        let loss = sums.total / n as f64 + middle;
-        match sums.grad {
-            Some(g) => Ok((loss, Some(gradient_rows(z, g, &sums.row_weights, &radial)?))),
-            None => Ok((loss, None)),
-        }
+        let result = ws.with(|b: &mut Buffers<F>| {
+            let mut grad = if S::WANTED {
+                Some(zeroed(&mut b.grad, n, d)?)
+            } else {
+                None
+            };
+            let sums = pair_term(z, &sq, table, &profile, grad.as_mut());
+            if let Some(mut g) = grad {
+                gradient_rows(z, &mut g, &sums.row_weights, &radial);
+                sink.add(g.view())?;
+            }
+            Ok(sums.total / n as f64 + middle)
+        });
+        self.ws = ws;
+        result
     }
 }
 
@@ -236,14 +250,14 @@ fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
 
 /// The pair term `sum_{i,j} h(|z_i - z_j|^2)` from the Gram matrix and the squared
 /// norms `sq`, with the tabulated profile where there is a table; with the gradient,
-/// the row weights `sum_j h'_ij` and `(W Z)_i = sum_j h'_ij z_j`.
+/// the row weights `sum_j h'_ij` and `(W Z)_i = sum_j h'_ij z_j` added into `grad`.
 fn pair_term<F: Real>(
     z: ArrayView2<F>,
     sq: &[f64],
     table: Option<&Table>,
     profile: &SigTwinProfile,
-    gradient: bool,
-) -> PairSums<F> {
+    grad: Option<&mut ArrayViewMut2<F>>,
+) -> PairSums {
     let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
         for (b, x) in g.iter_mut().enumerate() {
             *x = (sq[i] + sq[j0 + b] - 2.0 * *x).max(0.0);
@@ -264,11 +278,10 @@ fn pair_term<F: Real>(
     };
     let req = PairRequest {
         diagonal: true,
-        gradient,
-        row_weights: gradient,
+        row_weights: grad.is_some(),
         ..Default::default()
     };
-    pair_sums(z, &term, req)
+    pair_sums_into(z, &term, req, grad.map(|g| g.view_mut()))
 }
 
 /// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,
@@ -299,10 +312,10 @@ fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) 
 /// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`.
 fn gradient_rows<F: Real>(
     z: ArrayView2<F>,
-    mut wz: Array2<F>,
+    wz: &mut ArrayViewMut2<F>,
     row_weights: &[f64],
     radial: &[f64],
-) -> Result<Array2<F>> {
+) {
     let c = 4.0 / z.nrows() as f64;
     for ((mut grow, zrow), (rw, rad)) in wz
         .rows_mut()
@@ -315,6 +328,4 @@ fn gradient_rows<F: Real>(
             *gv = F::from_f64(a * zv.to_f64() - c * gv.to_f64());
         });
     }
-    check_finite_output(&wz)?;
-    Ok(wz)
 }

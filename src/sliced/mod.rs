@@ -19,7 +19,8 @@ pub use susreg::Susreg;
 use crate::error::{Error, Result, invalid};
 use crate::numerics::{MAX_DIM, SPLITMIX_GAMMA, rescale_row, splitmix64};
 use crate::real::Real;
-use ndarray::{Array2, ArrayView2, linalg::general_mat_mul, s};
+use crate::workspace::{filled, zeroed};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
 use rayon::prelude::*;
 
@@ -29,14 +30,23 @@ pub const MAX_SLICES: usize = 1 << 20;
 /// Directions processed per projection GEMM (bounds the scratch to `N x CHUNK`).
 const CHUNK: usize = 128;
 
-/// Where a sliced regularizer's directions come from.
+/// Rows of the batch per projection GEMM.
+const ROW_BLOCK: usize = 256;
+
+/// Where a sliced regularizer's directions come from, and its call counter.
 #[derive(Debug, Clone)]
-pub(crate) enum Directions {
+pub(crate) struct Directions {
+    source: Source,
+    /// The number of draws made so far: call number `step` draws with it.
+    step: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
     /// Drawn afresh on every call from a generator seeded by `(seed, step)`.
-    Fresh { slices: usize, seed: u64, step: u64 },
-    /// Fixed by the caller: `M x d`, rows of unit length; or why the caller's
-    /// matrix is not usable (reported by every call).
-    Fixed(std::result::Result<Array2<f64>, Error>),
+    Fresh { slices: usize, seed: u64 },
+    /// Fixed by the caller: `M x d`, rows of unit length.
+    Fixed(Array2<f64>),
 }
 
 /// One SplitMix64 step: decorrelates `(seed, step)` pairs into generator seeds.
@@ -60,30 +70,32 @@ fn mix(z: u64) -> u64 {
 /// ```
 pub fn directions(slices: usize, d: usize, seed: u64, step: u64) -> Result<Array2<f64>> {
     check_slices(slices)?;
-    if !(2..=MAX_DIM).contains(&d) {
-        return Err(invalid("d", d, "a dimension 2 <= d <= 2^24"));
-    }
+    check_dim(d)?;
     let mut buf = Vec::<f64>::new();
-    buf.try_reserve_exact(slices * d)
-        .map_err(|_| Error::NotRepresentable {
-            what: format!("{slices} x {d} directions cannot be allocated; use fewer slices"),
-        })?;
-    buf.resize(slices * d, 0.0);
-    let mut a = Array2::from_shape_vec((slices, d), buf).map_err(|e| Error::NotRepresentable {
-        what: format!("{slices} x {d} directions: {e}"),
+    let mut a = zeroed(&mut buf, slices, d).map_err(|_| Error::NotRepresentable {
+        what: format!("{slices} x {d} directions cannot be allocated; use fewer slices"),
     })?;
+    draw(&mut a, seed, step);
+    Array2::from_shape_vec((slices, d), buf).map_err(|e| Error::NotRepresentable {
+        what: format!("{slices} x {d} directions: {e}"),
+    })
+}
+
+/// Fills the rows of `a` with the directions of call `step` of generator `seed`:
+/// standard normal rows normalised in `f64`, then rounded to `G`.
+fn draw<G: Real>(a: &mut ArrayViewMut2<G>, seed: u64, step: u64) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ mix(step)));
-    for mut row in a.rows_mut() {
+    let mut row = Array1::<f64>::zeros(a.ncols());
+    for mut out in a.rows_mut() {
         loop {
             row.mapv_inplace(|_| rng.sample(rand_distr::StandardNormal));
             let n = row.dot(&row).sqrt();
             if n > 0.0 {
-                row /= n;
+                out.zip_mut_with(&row, |o, v| *o = G::from_f64(v / n));
                 break;
             }
         }
     }
-    Ok(a)
 }
 
 /// Checks a number of slices: `1 <= slices <= MAX_SLICES`.
@@ -98,27 +110,33 @@ fn check_slices(slices: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks a dimension: `2 <= d <= 2^24`.
+fn check_dim(d: usize) -> Result<()> {
+    if !(2..=MAX_DIM).contains(&d) {
+        return Err(invalid("d", d, "a dimension 2 <= d <= 2^24"));
+    }
+    Ok(())
+}
+
 impl Directions {
     pub fn fresh(slices: usize, seed: u64) -> Result<Self> {
         check_slices(slices)?;
-        Ok(Directions::Fresh {
-            slices,
-            seed,
+        Ok(Directions {
+            source: Source::Fresh { slices, seed },
             step: 0,
         })
     }
 
-    /// Checks and normalises caller-given directions (one per row); a matrix that is
-    /// not usable is kept as the error that every call will return.
-    pub fn fixed(a: ArrayView2<f64>) -> Self {
-        Directions::Fixed(Directions::checked(a))
-    }
-
-    fn checked(a: ArrayView2<f64>) -> Result<Array2<f64>> {
+    /// Caller-given directions (one per row), checked and normalised: an error for
+    /// an empty or too large matrix, fewer than 2 columns, or a zero, NaN or
+    /// infinite row.
+    pub fn fixed(a: ArrayView2<f64>) -> Result<Self> {
         let (m, d) = a.dim();
-        if m == 0 || m > MAX_SLICES || d < 2 {
+        if m == 0 || m > MAX_SLICES || !(2..=MAX_DIM).contains(&d) {
             return Err(Error::Shape {
-                expected: format!("an M x d matrix of directions, 1 <= M <= {MAX_SLICES}, d >= 2"),
+                expected: format!(
+                    "an M x d matrix of directions, 1 <= M <= {MAX_SLICES}, 2 <= d <= 2^24"
+                ),
                 found: format!("{m} x {d}"),
             });
         }
@@ -132,19 +150,36 @@ impl Directions {
                 rescale_row(&mut buf, row.iter().copied()).ok_or(Error::ZeroRow { row: i })?;
             row.iter_mut().zip(&buf).for_each(|(v, b)| *v = b / r);
         }
-        Ok(out)
+        Ok(Directions {
+            source: Source::Fixed(out),
+            step: 0,
+        })
     }
 
-    /// The directions for this call (advancing the call counter) in dimension `d`.
-    pub fn next<F: Real>(&mut self, d: usize) -> Result<Array2<F>> {
-        let a = match self {
-            Directions::Fresh { slices, seed, step } => {
-                let a = directions(*slices, d, *seed, *step)?;
-                *step += 1;
-                a
+    /// The number of draws made so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Sets the number of draws made so far.
+    pub fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
+    /// The directions for this call in dimension `d`, written into `buf` (advancing
+    /// the call counter).
+    pub fn next<'b, G: Real>(
+        &mut self,
+        d: usize,
+        buf: &'b mut Vec<G>,
+    ) -> Result<ArrayView2<'b, G>> {
+        let m = match &self.source {
+            Source::Fresh { slices, seed } => {
+                check_dim(d)?;
+                draw(&mut zeroed(buf, *slices, d)?, *seed, self.step);
+                *slices
             }
-            Directions::Fixed(checked) => {
-                let a = checked.as_ref().map_err(Clone::clone)?;
+            Source::Fixed(a) => {
                 if a.ncols() != d {
                     return Err(Error::Shape {
                         expected: format!(
@@ -154,80 +189,90 @@ impl Directions {
                         found: format!("{d} columns"),
                     });
                 }
-                a.clone()
+                zeroed(buf, a.nrows(), d)?.zip_mut_with(a, |o, v| *o = G::from_f64(*v));
+                a.nrows()
             }
         };
-        Ok(a.mapv(F::from_f64))
+        self.step = self.step.wrapping_add(1);
+        filled(buf, m, d)
     }
 
     pub fn describe(&self) -> String {
-        match self {
-            Directions::Fresh { slices, .. } => format!("M={slices}"),
-            Directions::Fixed(Ok(a)) => format!("M={} fixed", a.nrows()),
-            Directions::Fixed(Err(_)) => "invalid fixed directions".into(),
+        match &self.source {
+            Source::Fresh { slices, .. } => format!("M={slices}"),
+            Source::Fixed(a) => format!("M={} fixed", a.nrows()),
         }
     }
 }
 
 /// The mean over directions of the Epps–Pulley statistic of `u_nm = scale * x_n . a_m`
-/// against `psi`, and, if asked, its gradient with respect to `x`:
-/// `(scale / M) sum_m dEP_m/du_nm a_m`.
+/// against `psi`, and, when `grad` is given, `(scale / M) sum_m dEP_m/du_nm a_m`
+/// added into it.
 ///
-/// Projections are one GEMM per chunk of [`CHUNK`] directions; the statistics of the
-/// directions in a chunk run in parallel; the gradient is one more GEMM per chunk.
-pub(crate) fn sliced_statistic<F: Real>(
-    x: ArrayView2<F>,
-    a: &Array2<F>,
+/// Projections are one GEMM per chunk of [`CHUNK`] directions (into `proj`); the
+/// statistics of the directions in a chunk run in parallel (their derivatives into
+/// `dproj`); the gradient is one more GEMM per chunk.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sliced_statistic<G: Real>(
+    x: ArrayView2<G>,
+    a: ArrayView2<G>,
     scale: f64,
     grid: &EppsPulleyGrid,
     psi: &[f64],
-    gradient: bool,
-) -> (f64, Option<Array2<F>>) {
-    let (n, d) = x.dim();
+    mut grad: Option<&mut ArrayViewMut2<G>>,
+    proj: &mut Vec<G>,
+    dproj: &mut Vec<G>,
+) -> Result<f64> {
+    let n = x.nrows();
     let m = a.nrows();
-    let mut grad = gradient.then(|| Array2::<F>::zeros((n, d)));
     let mut total = 0.0;
     let mut start = 0;
     while start < m {
         let end = (start + CHUNK).min(m);
         let ac = a.slice(s![start..end, ..]);
         let rows = end - start;
-        // Projections, one direction per row: P^T = A_c X^T (rows x N).
-        let mut pt = Array2::<F>::zeros((rows, n));
-        general_mat_mul(F::one(), &ac, &x.t(), F::zero(), &mut pt);
-        let mut dt = if gradient {
-            Array2::<F>::zeros((rows, n))
-        } else {
-            Array2::<F>::zeros((rows, 0))
-        };
-        let p_slice = pt.as_slice().expect("standard layout");
-        let stats: Vec<f64> = if gradient {
-            let d_slice = dt.as_slice_mut().expect("standard layout");
-            p_slice
+        // Projections, one direction per row: P^T = A_c X^T (rows x N), in blocks of
+        // ROW_BLOCK rows of X so that the GEMM's own packing scratch stays bounded too.
+        let mut pt = zeroed(proj, rows, n)?;
+        for (xb, mut pb) in x
+            .axis_chunks_iter(Axis(0), ROW_BLOCK)
+            .zip(pt.axis_chunks_iter_mut(Axis(1), ROW_BLOCK))
+        {
+            general_mat_mul(G::one(), &ac, &xb.t(), G::zero(), &mut pb);
+        }
+        let p_slice = &proj[..rows * n];
+        fn u<G: Real>(p: &[G], scale: f64) -> impl Iterator<Item = f64> + Clone + '_ {
+            p.iter().map(move |v| v.to_f64() * scale)
+        }
+        let stats: Vec<f64> = match grad.as_mut() {
+            Some(g) => {
+                zeroed(dproj, rows, n)?;
+                let stats = p_slice
+                    .par_chunks(n)
+                    .zip(dproj[..rows * n].par_chunks_mut(n))
+                    .map_init(
+                        || vec![0.0f64; n],
+                        |du, (p, out)| {
+                            let ep = grid.statistic(u(p, scale), n, psi, Some(du));
+                            for (o, gv) in out.iter_mut().zip(du.iter()) {
+                                *o = G::from_f64(*gv);
+                            }
+                            ep
+                        },
+                    )
+                    .collect();
+                // G += (scale / M) D_c A_c with D_c = (D_c^T)^T.
+                let dt = filled(dproj, rows, n)?;
+                general_mat_mul(G::from_f64(scale / m as f64), &dt.t(), &ac, G::one(), *g);
+                stats
+            }
+            None => p_slice
                 .par_chunks(n)
-                .zip(d_slice.par_chunks_mut(n))
-                .map(|(p, out)| {
-                    let mut g = vec![0.0f64; n];
-                    let u = p.iter().map(|v| v.to_f64() * scale);
-                    let ep = grid.statistic(u, n, psi, Some(&mut g));
-                    for (o, gv) in out.iter_mut().zip(&g) {
-                        *o = F::from_f64(*gv);
-                    }
-                    ep
-                })
-                .collect()
-        } else {
-            p_slice
-                .par_chunks(n)
-                .map(|p| grid.statistic(p.iter().map(|v| v.to_f64() * scale), n, psi, None))
-                .collect()
+                .map(|p| grid.statistic(u(p, scale), n, psi, None))
+                .collect(),
         };
         total += stats.iter().sum::<f64>();
-        if let Some(g) = grad.as_mut() {
-            // G += (scale / M) D_c A_c with D_c = (D_c^T)^T.
-            general_mat_mul(F::from_f64(scale / m as f64), &dt.t(), &ac, F::one(), g);
-        }
         start = end;
     }
-    (total / m as f64, grad)
+    Ok(total / m as f64)
 }

@@ -3,9 +3,10 @@
 use super::{Directions, EppsPulleyGrid, sliced_statistic};
 use crate::error::Result;
 use crate::real::Real;
-use crate::regularizer::Objective;
-use crate::rows::{check_finite_output, check_input};
-use ndarray::{Array2, ArrayView2, AsArray, Ix2};
+use crate::regularizer::{GradientSink, Objective};
+use crate::rows::check_input;
+use crate::workspace::{Buffers, Workspace, zeroed};
+use ndarray::{ArrayView2, AsArray, Ix2};
 
 /// SIGReg, exactly as LeJEPA's code: `M` directions uniform on the sphere, the
 /// Epps–Pulley statistic of each projection `u_n = a_m . z_n` of the raw (not
@@ -16,6 +17,11 @@ use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 /// instances with the same seed give the same sequence. For exactly Gaussian data
 /// the expected value is `sum_k omega_k (1 - exp(-t_k^2))` (~1.0525 on the default
 /// grid). LeJEPA uses 256 slices.
+///
+/// The call counter is [`Sigreg::step`]; [`Sigreg::with_step`] sets it, so a run
+/// resumed at step `k` draws the directions the original run drew from step `k` on.
+/// `clone()` copies the counter: the clone and the original then draw the same
+/// sequence of directions, each advancing its own counter.
 ///
 /// ```
 /// use unisphere::{Regularizer, Sigreg, ndarray::Array2};
@@ -30,6 +36,7 @@ use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 pub struct Sigreg {
     directions: Directions,
     grid: EppsPulleyGrid,
+    ws: Workspace,
 }
 
 impl Sigreg {
@@ -38,6 +45,7 @@ impl Sigreg {
         Ok(Sigreg {
             directions: Directions::fresh(slices, seed)?,
             grid: EppsPulleyGrid::default(),
+            ws: Workspace::default(),
         })
     }
 
@@ -48,10 +56,46 @@ impl Sigreg {
     }
 
     /// Fixed directions, one per row (`M x d`, as `&Array2<f64>` or a view),
-    /// normalised inside; the call counter no longer matters. A matrix with a zero,
-    /// NaN or infinite row, or of the wrong width, makes every call return `Err`.
-    pub fn with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Self {
-        self.directions = Directions::fixed(a.into());
+    /// normalised inside; the call counter no longer matters. An empty matrix, fewer
+    /// than 2 columns, or a zero, NaN or infinite row is an error here; input of
+    /// another width than `d` is an error on the call.
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Sigreg, ndarray::{Array2, array}};
+    /// let a = array![[1.0, 0.0], [1.0, 1.0]];
+    /// let mut reg = Sigreg::new(1, 0)?.try_with_directions(&a)?;
+    /// let z = Array2::from_shape_fn((16, 2), |(i, j)| (i * 3 + j) as f64 / 8.0 - 3.0);
+    /// assert_eq!(reg.loss(z.view())?, reg.loss(z.view())?); // the same directions
+    /// assert!(Sigreg::new(1, 0)?.try_with_directions(&array![[0.0, 0.0]]).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn try_with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Result<Self> {
+        self.directions = Directions::fixed(a.into())?;
+        Ok(self)
+    }
+
+    /// The number of calls that have drawn directions so far (the next call draws
+    /// with this step), counted from 0 or from [`Sigreg::with_step`].
+    pub fn step(&self) -> u64 {
+        self.directions.step()
+    }
+
+    /// The same regularizer at call counter `step`: it draws next what a regularizer
+    /// with the same seed draws at its call number `step`. To resume a run, save
+    /// [`Sigreg::step`] with the checkpoint and restore it here.
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Sigreg, ndarray::Array2};
+    /// let z = Array2::from_shape_fn((32, 4), |(i, j)| ((i * 7 + j * 5) % 9) as f64 - 4.0);
+    /// let mut run = Sigreg::new(64, 3)?;
+    /// for _ in 0..5 { run.loss(z.view())?; }
+    /// assert_eq!(run.step(), 5);
+    /// let mut resumed = Sigreg::new(64, 3)?.with_step(5);
+    /// assert_eq!(run.loss(z.view())?, resumed.loss(z.view())?);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn with_step(mut self, step: u64) -> Self {
+        self.directions.set_step(step);
         self
     }
 
@@ -66,18 +110,32 @@ impl Objective for Sigreg {
         format!("SIGReg[{}]", self.directions.describe())
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         check_input(&z, 2, None)?;
-        let a = self.directions.next::<F>(z.ncols())?;
-        let psi = self.grid.gaussian_target();
-        let (loss, grad) = sliced_statistic(z, &a, 1.0, &self.grid, &psi, gradient);
-        if let Some(g) = &grad {
-            check_finite_output(g)?;
-        }
-        Ok((loss, grad))
+        let (n, d) = z.dim();
+        let Sigreg {
+            directions,
+            grid,
+            ws,
+        } = self;
+        ws.with(|b: &mut Buffers<F>| {
+            let [dirs, proj, dproj] = &mut b.slices;
+            let a = directions.next(d, dirs)?;
+            let psi = grid.gaussian_target();
+            let mut grad = if S::WANTED {
+                Some(zeroed(&mut b.grad, n, d)?)
+            } else {
+                None
+            };
+            let loss = sliced_statistic(z, a, 1.0, grid, &psi, grad.as_mut(), proj, dproj)?;
+            if let Some(g) = grad {
+                sink.add(g.view())?;
+            }
+            Ok(loss)
+        })
     }
 }

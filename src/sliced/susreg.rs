@@ -4,10 +4,11 @@
 use super::{Directions, EppsPulleyGrid, sliced_statistic};
 use crate::error::Result;
 use crate::real::Real;
-use crate::regularizer::Objective;
+use crate::regularizer::{GradientSink, Objective};
 use crate::rows::{SphereRows, check_input};
 use crate::special::omega;
-use ndarray::{Array2, ArrayView2, AsArray, Ix2};
+use crate::workspace::{Buffers, Workspace, zeroed};
+use ndarray::{ArrayView2, AsArray, Ix2};
 
 /// Above this dimension SPHERE-JEPA swaps the exact target for `N(0, 1)`.
 pub const GAUSSIAN_TARGET_ABOVE: usize = 256;
@@ -32,6 +33,10 @@ pub(crate) fn susreg_target(grid: &EppsPulleyGrid, d: usize, exact: Option<bool>
 /// For `d > 256` the paper swaps in `N(0, 1)`; [`Susreg::with_exact_target`] keeps
 /// the exact target. SPHERE-JEPA uses 1024 slices.
 ///
+/// Directions are drawn as [`Sigreg`](super::Sigreg)'s: [`Susreg::step`] and
+/// [`Susreg::with_step`] save and restore the call counter, and `clone()` copies it
+/// (the clone draws the same sequence as the original from there on).
+///
 /// ```
 /// use unisphere::{Regularizer, Susreg, ndarray::Array2};
 /// let mut reg = Susreg::new(1024, 7)?;
@@ -45,6 +50,7 @@ pub struct Susreg {
     directions: Directions,
     grid: EppsPulleyGrid,
     exact_target: Option<bool>,
+    ws: Workspace,
 }
 
 impl Susreg {
@@ -54,6 +60,7 @@ impl Susreg {
             directions: Directions::fresh(slices, seed)?,
             grid: EppsPulleyGrid::default(),
             exact_target: None,
+            ws: Workspace::default(),
         })
     }
 
@@ -64,10 +71,40 @@ impl Susreg {
     }
 
     /// Fixed directions, one per row (`M x d`, as `&Array2<f64>` or a view),
-    /// normalised inside. A matrix with a zero, NaN or infinite row, or of the wrong
-    /// width, makes every call return `Err`.
-    pub fn with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Self {
-        self.directions = Directions::fixed(a.into());
+    /// normalised inside. An empty matrix, fewer than 2 columns, or a zero, NaN or
+    /// infinite row is an error here; input of another width than `d` is an error
+    /// on the call.
+    ///
+    /// ```
+    /// use unisphere::{Susreg, ndarray::array};
+    /// assert!(Susreg::new(1, 0)?.try_with_directions(&array![[1.0, 2.0, 2.0]]).is_ok());
+    /// assert!(Susreg::new(1, 0)?.try_with_directions(&array![[f64::NAN, 1.0]]).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn try_with_directions<'a>(mut self, a: impl AsArray<'a, f64, Ix2>) -> Result<Self> {
+        self.directions = Directions::fixed(a.into())?;
+        Ok(self)
+    }
+
+    /// The number of calls that have drawn directions so far, as [`Sigreg::step`](super::Sigreg::step).
+    pub fn step(&self) -> u64 {
+        self.directions.step()
+    }
+
+    /// The same regularizer at call counter `step`, as
+    /// [`Sigreg::with_step`](super::Sigreg::with_step).
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Susreg, ndarray::Array2};
+    /// let z = Array2::from_shape_fn((32, 4), |(i, j)| ((i * 7 + j * 5) % 9) as f64 - 4.0);
+    /// let mut run = Susreg::new(64, 3)?;
+    /// run.loss(z.view())?;
+    /// let mut resumed = Susreg::new(64, 3)?.with_step(run.step());
+    /// assert_eq!(run.loss(z.view())?, resumed.loss(z.view())?);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn with_step(mut self, step: u64) -> Self {
+        self.directions.set_step(step);
         self
     }
 
@@ -89,28 +126,36 @@ impl Objective for Susreg {
         format!("SUSReg[{}]", self.directions.describe())
     }
 
-    fn evaluate<F: Real>(
+    fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
-        gradient: bool,
-    ) -> Result<(f64, Option<Array2<F>>)> {
+        sink: &mut S,
+    ) -> Result<f64> {
         check_input(&z, 2, None)?;
-        let d = z.ncols();
-        let rows = SphereRows::new(&z)?;
-        let a = self.directions.next::<F>(d)?;
+        let (n, d) = z.dim();
         let psi = susreg_target(&self.grid, d, self.exact_target);
-        let (loss, grad) = sliced_statistic(
-            rows.x.view(),
-            &a,
-            (d as f64).sqrt(),
-            &self.grid,
-            &psi,
-            gradient,
-        );
-        let grad = match grad {
-            Some(g) => Some(rows.chain(&g, 1.0)?),
-            None => None,
-        };
-        Ok((loss, grad))
+        let Susreg {
+            directions,
+            grid,
+            ws,
+            ..
+        } = self;
+        ws.with(|b: &mut Buffers<F>| {
+            let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+            let [dirs, proj, dproj] = &mut b.slices;
+            let a = directions.next(d, dirs)?;
+            let mut grad = if S::WANTED {
+                Some(zeroed(&mut b.grad, n, d)?)
+            } else {
+                None
+            };
+            let scale = (d as f64).sqrt();
+            let loss = sliced_statistic(rows.x, a, scale, grid, &psi, grad.as_mut(), proj, dproj)?;
+            if let Some(mut g) = grad {
+                rows.chain(&mut g, 1.0);
+                sink.add(g.view())?;
+            }
+            Ok(loss)
+        })
     }
 }

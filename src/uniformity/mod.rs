@@ -147,8 +147,9 @@ impl Prepared {
     /// The statistic of raw rows `z` (checked, normalised).
     fn statistic<F: Real>(&self, z: ArrayView2<F>) -> Result<f64> {
         check_input(&z, 2, Some(self.d))?;
-        let rows = SphereRows::new(&z)?;
-        Ok(self.profile.mean(rows.x.view(), self.diagonal, self.psi1))
+        let (mut x, mut norms) = (Vec::<F>::new(), Vec::new());
+        let rows = SphereRows::new(&z, &mut x, &mut norms)?;
+        Ok(self.profile.mean(rows.x, self.diagonal, self.psi1))
     }
 
     fn null(&self) -> Result<&NullDistribution> {

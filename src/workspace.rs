@@ -1,0 +1,92 @@
+//! Buffers an objective keeps from call to call, so that once the first call has
+//! sized them, later calls of the same shape allocate nothing of size `N x d`.
+
+use crate::error::{Error, Result};
+use crate::real::Real;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use std::any::Any;
+use std::fmt;
+
+/// The buffers of one element type `G` (the type the rows are computed in).
+#[derive(Debug)]
+pub(crate) struct Buffers<G> {
+    /// The unit rows `x_i` (`N x d`).
+    pub rows: Vec<G>,
+    /// The row norms `|z_i|`.
+    pub norms: Vec<f64>,
+    /// The gradient accumulator (`N x d`).
+    pub grad: Vec<G>,
+    /// The moment path's rows, moments and gradient in `f64` (`N x d`, `d x d`, `N x d`).
+    pub wide: [Vec<f64>; 3],
+    /// Sliced objectives: the directions (`M x d`) and one chunk's projections and
+    /// their derivatives (`CHUNK x N` each).
+    pub slices: [Vec<G>; 3],
+}
+
+impl<G> Default for Buffers<G> {
+    fn default() -> Self {
+        Buffers {
+            rows: Vec::new(),
+            norms: Vec::new(),
+            grad: Vec::new(),
+            wide: Default::default(),
+            slices: [Vec::new(), Vec::new(), Vec::new()],
+        }
+    }
+}
+
+/// `buf` as a zero-filled `rows x cols` matrix, grown if needed (never shrunk), or an
+/// error if it cannot be allocated.
+pub(crate) fn zeroed<G: Real>(
+    buf: &mut Vec<G>,
+    rows: usize,
+    cols: usize,
+) -> Result<ArrayViewMut2<'_, G>> {
+    let too_big = || Error::NotRepresentable {
+        what: format!("a {rows} x {cols} work buffer cannot be allocated"),
+    };
+    let len = rows.checked_mul(cols).ok_or_else(too_big)?;
+    buf.clear();
+    buf.try_reserve(len).map_err(|_| too_big())?;
+    buf.resize(len, G::zero());
+    ArrayViewMut2::from_shape((rows, cols), buf.as_mut_slice()).map_err(|_| too_big())
+}
+
+/// The first `rows x cols` entries of a buffer filled by [`zeroed`], read-only.
+pub(crate) fn filled<G>(buf: &[G], rows: usize, cols: usize) -> Result<ArrayView2<'_, G>> {
+    ArrayView2::from_shape((rows, cols), buf).map_err(|e| Error::NotRepresentable {
+        what: format!("a {rows} x {cols} work buffer: {e}"),
+    })
+}
+
+/// An objective's reusable buffers, for whichever element type it was last called
+/// with (a call with the other type replaces them). Cloning an objective gives the
+/// clone an empty workspace: buffers are scratch, not state.
+#[derive(Default)]
+pub(crate) struct Workspace(Option<Box<dyn Any + Send + Sync>>);
+
+impl Workspace {
+    /// Runs `f` on the buffers of element type `G`, created empty if absent.
+    pub fn with<G: Real, R>(&mut self, f: impl FnOnce(&mut Buffers<G>) -> R) -> R {
+        let mut buffers: Box<Buffers<G>> = self
+            .0
+            .take()
+            .and_then(|b| b.downcast().ok())
+            .unwrap_or_default();
+        let out = f(&mut buffers);
+        self.0 = Some(buffers);
+        out
+    }
+}
+
+impl Clone for Workspace {
+    fn clone(&self) -> Self {
+        Workspace(None)
+    }
+}
+
+impl fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Workspace")
+    }
+}
