@@ -47,6 +47,8 @@ enum Source {
     Fresh { slices: usize, seed: u64 },
     /// Fixed by the caller: `M x d`, rows of unit length.
     Fixed(Array2<f64>),
+    /// Fixed by the caller but unusable: every call reports why.
+    Unusable(Error),
 }
 
 /// One SplitMix64 step: decorrelates `(seed, step)` pairs into generator seeds.
@@ -156,6 +158,14 @@ impl Directions {
         })
     }
 
+    /// Directions whose every call is `error` (what [`Directions::fixed`] refused).
+    pub fn unusable(error: Error) -> Self {
+        Directions {
+            source: Source::Unusable(error),
+            step: 0,
+        }
+    }
+
     /// The number of draws made so far.
     pub fn step(&self) -> u64 {
         self.step
@@ -192,6 +202,7 @@ impl Directions {
                 zeroed(buf, a.nrows(), d)?.zip_mut_with(a, |o, v| *o = G::from_f64(*v));
                 a.nrows()
             }
+            Source::Unusable(e) => return Err(e.clone()),
         };
         self.step = self.step.wrapping_add(1);
         filled(buf, m, d)
@@ -201,6 +212,7 @@ impl Directions {
         match &self.source {
             Source::Fresh { slices, .. } => format!("M={slices}"),
             Source::Fixed(a) => format!("M={} fixed", a.nrows()),
+            Source::Unusable(_) => "unusable fixed directions".to_string(),
         }
     }
 }

@@ -74,6 +74,23 @@ impl Sigreg {
         Ok(self)
     }
 
+    /// Fixed directions as [`Sigreg::try_with_directions`], in the builder chain of
+    /// SPEC section 6 (`.with_directions(a)` returns `Self`): unusable directions are
+    /// reported by every call instead of here.
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Sigreg, ndarray::{Array2, array}};
+    /// let z = Array2::from_shape_fn((16, 2), |(i, j)| (i * 3 + j) as f64 / 8.0 - 3.0);
+    /// let mut bad = Sigreg::new(1, 0)?.with_directions(&array![[0.0, 0.0]]);
+    /// assert!(bad.loss(z.view()).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn with_directions<'a>(self, a: impl AsArray<'a, f64, Ix2>) -> Self {
+        let mut out = self;
+        out.directions = Directions::fixed(a.into()).unwrap_or_else(Directions::unusable);
+        out
+    }
+
     /// The number of calls that have drawn directions so far (the next call draws
     /// with this step), counted from 0 or from [`Sigreg::with_step`].
     pub fn step(&self) -> u64 {

@@ -86,6 +86,23 @@ impl Susreg {
         Ok(self)
     }
 
+    /// Fixed directions as [`Susreg::try_with_directions`], in the builder chain of
+    /// SPEC section 6 (`.with_directions(a)` returns `Self`): unusable directions are
+    /// reported by every call instead of here.
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Susreg, ndarray::{Array2, array}};
+    /// let z = Array2::from_shape_fn((16, 2), |(i, j)| (i * 3 + j) as f64 / 8.0 - 3.0);
+    /// let mut bad = Susreg::new(1, 0)?.with_directions(&array![[0.0, 0.0]]);
+    /// assert!(bad.loss(z.view()).is_err());
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn with_directions<'a>(self, a: impl AsArray<'a, f64, Ix2>) -> Self {
+        let mut out = self;
+        out.directions = Directions::fixed(a.into()).unwrap_or_else(Directions::unusable);
+        out
+    }
+
     /// The number of calls that have drawn directions so far, as [`Sigreg::step`](super::Sigreg::step).
     pub fn step(&self) -> u64 {
         self.directions.step()
