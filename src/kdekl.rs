@@ -43,9 +43,10 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 /// assert!(KdeKl::new(Kernel::bandlimited(d, 2)?).is_err()); // can be negative
 /// // Below d = 19 only the raw scale exists:
 /// let small = Kernel::heat(3, 0.5)?;
-/// assert!(KdeKl::new(small.clone()).is_err());
-/// let mut raw = KdeKl::raw(small)?;
-/// assert!(raw.loss(Array2::<f64>::ones((8, 3)).view())?.is_finite());
+/// let ones = Array2::<f64>::ones((8, 3));
+/// assert!(KdeKl::new(small.clone())?.loss(ones.view()).is_err());
+/// let mut raw = KdeKl::raw(small)?; // or KdeKl::new(small)?.with_scale(Scale::Raw)
+/// assert!(raw.loss(ones.view())?.is_finite());
 /// # Ok::<(), unisphere::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -157,12 +158,12 @@ fn half_angle(c: f64) -> f64 {
 }
 
 impl KdeKl {
-    /// KDE-KL with `kernel`, on the paper scale (`d >= 19`; below, an error that
-    /// names [`KdeKl::raw`]). The kernel must be positive: heat kernels are;
-    /// bandlimited kernels are refused; custom kernels are checked on a fine grid
-    /// of `[-1, 1]`.
+    /// KDE-KL with `kernel`, on the paper scale, which is defined for `d >= 19`
+    /// (below, every call is an error that names the raw scale: use
+    /// [`KdeKl::raw`] or `.with_scale(Scale::Raw)`). The kernel must be positive:
+    /// heat kernels are; bandlimited kernels are refused; custom kernels are checked
+    /// on a fine grid of `[-1, 1]`.
     pub fn new(kernel: Kernel) -> Result<Self> {
-        check_scale(kernel.dim(), Scale::Paper)?;
         Self::with_kernel(kernel, Scale::Paper)
     }
 
@@ -172,7 +173,7 @@ impl KdeKl {
     /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
     /// let kernel = Kernel::heat(32, 2.0 / 32.0)?;
     /// let mut a = KdeKl::raw(kernel.clone())?;
-    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw)?; // the same objective
+    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw); // the same objective
     /// let z = Array2::from_shape_fn((16, 32), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
     /// assert_eq!(a.loss(z.view())?, b.loss(z.view())?);
     /// # Ok::<(), unisphere::Error>(())
@@ -217,19 +218,22 @@ impl KdeKl {
         })
     }
 
-    /// The same objective on another scale; [`Scale::Paper`] with `d < 19` is an
-    /// error (the paper scale is not defined there).
+    /// The same objective on another scale ([`Scale::Paper`] with `d < 19` makes
+    /// every call an error, as SPEC section 6's builder chain keeps this infallible;
+    /// [`KdeKl::raw`] is the raw scale directly).
     ///
     /// ```
-    /// use unisphere::{KdeKl, Kernel, Scale};
-    /// assert!(KdeKl::raw(Kernel::heat(8, 0.25)?)?.with_scale(Scale::Paper).is_err());
-    /// assert!(KdeKl::raw(Kernel::heat(24, 0.1)?)?.with_scale(Scale::Paper).is_ok());
+    /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
+    /// let z = Array2::from_shape_fn((16, 8), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+    /// let mut paper = KdeKl::new(Kernel::heat(8, 0.25)?)?; // d < 19: no paper scale
+    /// assert!(paper.loss(z.view()).is_err());
+    /// let mut raw = paper.with_scale(Scale::Raw);
+    /// assert!(raw.loss(z.view()).is_ok());
     /// # Ok::<(), unisphere::Error>(())
     /// ```
-    pub fn with_scale(mut self, scale: Scale) -> Result<Self> {
-        check_scale(self.kernel.dim(), scale)?;
+    pub fn with_scale(mut self, scale: Scale) -> Self {
         self.scale = scale;
-        Ok(self)
+        self
     }
 
     /// The kernel.
@@ -243,16 +247,16 @@ impl KdeKl {
         self.profile.linear.is_none()
     }
 
-    /// `(offset, factor)` with `loss = (A + offset) * factor` (the scale was checked
-    /// against the dimension when it was set).
-    fn affine(&self) -> (f64, f64) {
-        match self.scale {
+    /// `(offset, factor)` with `loss = (A + offset) * factor`.
+    fn affine(&self) -> Result<(f64, f64)> {
+        check_scale(self.kernel.dim(), self.scale)?;
+        Ok(match self.scale {
             Scale::Raw => (self.kernel.ln_z(), 1.0),
             Scale::Paper => {
                 let ln_s = ln_sphere_area(self.kernel.dim());
                 (-ln_s, -1.0 / ln_s)
             }
-        }
+        })
     }
 
     /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row.
@@ -345,7 +349,7 @@ impl KdeKl {
         sink: &mut S,
         ws: &mut Workspace,
     ) -> Result<f64> {
-        let (offset, factor) = self.affine();
+        let (offset, factor) = self.affine()?;
         ws.with(|b: &mut Buffers<G>| {
             let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
             let n = rows.len() as f64;

@@ -174,7 +174,7 @@ where
     KdeKl: Regularizer<F>,
 {
     let d = case["d"].as_u64().unwrap() as usize;
-    let mut raw = kl.clone().with_scale(Scale::Raw).unwrap();
+    let mut raw = kl.clone().with_scale(Scale::Raw);
     let (loss, grad) = raw.loss_and_grad(rows.view()).unwrap();
     let paper = kl.clone().loss(rows.view()).unwrap();
     let loss_err = rel(loss, num(&case["raw_loss"])).max(rel(paper, num(&case["paper_loss"])));
