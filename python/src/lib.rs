@@ -99,7 +99,7 @@ fn time_direct<R: Objective>(
     z: &Bound<'_, PyAny>,
     reps: usize,
 ) -> PyResult<Vec<f64>> {
-    fn run<F, R: Regularizer<F>>(
+    fn run<F: unisphere::Real, R: Regularizer<F>>(
         reg: &mut R,
         v: numpy::ndarray::ArrayView2<'_, F>,
         reps: usize,
