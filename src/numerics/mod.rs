@@ -1,13 +1,16 @@
 //! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
 //! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm and the largest dimension accepted anywhere.
+//! overflow-safe row norm, vectorizing sums and the largest dimension accepted
+//! anywhere.
 
 mod chebyshev;
 mod gegenbauer;
+mod lanes;
 mod quadrature;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
+pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 
 use statrs::function::gamma::ln_gamma;
