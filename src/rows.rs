@@ -2,7 +2,7 @@
 //! rule that carries a gradient on the sphere back to the raw rows.
 
 use crate::error::{Error, Result};
-use crate::numerics::{all_finite, lane_sum, lane_sum2, rescale_row};
+use crate::numerics::{all_finite, lane_sum2, row_scale};
 use crate::real::Real;
 use crate::workspace::{filled, sized};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
@@ -45,7 +45,7 @@ fn by_row_blocks<A: Send, B: Send>(
 }
 
 /// The first row's contiguous entries, or a copy of them in `buf`.
-fn row_slice<'a, F: Real>(row: &'a ArrayView1<'a, F>, buf: &'a mut Vec<F>) -> &'a [F] {
+pub(crate) fn row_slice<'a, F: Real>(row: &'a ArrayView1<'a, F>, buf: &'a mut Vec<F>) -> &'a [F] {
     match row.as_slice() {
         Some(s) => s,
         None => {
@@ -70,32 +70,20 @@ fn first_non_finite<F: Real>(z: &ArrayView2<F>) -> Option<(usize, usize)> {
     })
 }
 
-/// Sums of squares at least this large (and finite) give the norm directly; smaller
-/// ones (rows of `f64` entries near `1e-150` or below) are rescaled first.
-const DIRECT_MIN_SQUARES: f64 = 1e-290;
-
 /// Writes the unit row `z / |z|` into `x` and returns `|z|` (`None` for a zero row).
-/// The sum of squares is formed in `f64`, where no `f32` row can overflow or
-/// underflow; `f64` rows outside `[1e-145, 1e154]` in norm take the rescaled path.
 fn unit_row<F: Real, G: Real>(z: &[F], x: &mut [G]) -> Option<f64> {
-    let squares = lane_sum(z, |v| {
-        let v = v.to_f64();
-        v * v
-    });
-    if squares.is_finite() && squares >= DIRECT_MIN_SQUARES {
-        let norm = squares.sqrt();
-        let inv = 1.0 / norm;
+    let (m, r) = row_scale(z)?;
+    let inv = 1.0 / r;
+    if m == 1.0 {
         for (o, &v) in x.iter_mut().zip(z) {
             *o = G::from_f64(v.to_f64() * inv);
         }
-        return Some(norm);
+    } else {
+        for (o, &v) in x.iter_mut().zip(z) {
+            *o = G::from_f64(v.to_f64() / m * inv);
+        }
     }
-    let mut buf = vec![0.0f64; z.len()];
-    let (scale, r) = rescale_row(&mut buf, z.iter().map(|v| v.to_f64()))?;
-    for (o, b) in x.iter_mut().zip(&buf) {
-        *o = G::from_f64(b / r);
-    }
-    Some(scale * r)
+    Some(m * r)
 }
 
 /// Checks that `z` is an `N x d` matrix of finite entries with `N >= min_rows`
