@@ -60,16 +60,7 @@ static GLOBAL: Counting = Counting;
 const N: usize = 1024;
 const D: usize = 256;
 
-fn objectives<F: Real>() -> Vec<Box<dyn Regularizer<F>>>
-where
-    Mmd: Regularizer<F>,
-    Ksd: Regularizer<F>,
-    KdeKl: Regularizer<F>,
-    Sigreg: Regularizer<F>,
-    Susreg: Regularizer<F>,
-    SigregIntegrated: Regularizer<F>,
-    SusregIntegrated: Regularizer<F>,
-{
+fn objectives<F: Real>() -> Vec<Box<dyn Regularizer<F>>> {
     let d = D as f64;
     vec![
         Box::new(Mmd::new(Kernel::heat(D, 5.0 / d).unwrap())),
@@ -91,16 +82,7 @@ fn big_allocations(f: impl FnOnce()) -> usize {
     BIG.load(Ordering::SeqCst) - before
 }
 
-fn steady_state<F: Real>(z: &Array2<F>) -> Vec<String>
-where
-    Mmd: Regularizer<F>,
-    Ksd: Regularizer<F>,
-    KdeKl: Regularizer<F>,
-    Sigreg: Regularizer<F>,
-    Susreg: Regularizer<F>,
-    SigregIntegrated: Regularizer<F>,
-    SusregIntegrated: Regularizer<F>,
-{
+fn steady_state<F: Real>(z: &Array2<F>) -> Vec<String> {
     let mut grad = Array2::<F>::zeros((N, D));
     let mut failures = Vec::new();
     for mut reg in objectives::<F>() {

@@ -169,10 +169,7 @@ fn batch_rows(case: &Value) -> Array2<f32> {
 
 /// Worst relative errors of the raw and paper losses and of the gradient (its first
 /// 64 columns and its projection relative to the row's norm, and the row norms).
-fn kl_errors<F: unisphere::Real>(case: &Value, kl: &KdeKl, rows: &Array2<F>) -> (f64, f64)
-where
-    KdeKl: Regularizer<F>,
-{
+fn kl_errors<F: unisphere::Real>(case: &Value, kl: &KdeKl, rows: &Array2<F>) -> (f64, f64) {
     let d = case["d"].as_u64().unwrap() as usize;
     let mut raw = kl.clone().with_scale(Scale::Raw);
     let (loss, grad) = raw.loss_and_grad(rows.view()).unwrap();

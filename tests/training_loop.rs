@@ -12,16 +12,7 @@ const D: usize = 24;
 
 /// Every kind of objective, twice (sliced ones with the same seed, so the two
 /// instances draw the same directions).
-fn objectives<F: Real>() -> Vec<Box<dyn Regularizer<F>>>
-where
-    Mmd: Regularizer<F>,
-    Ksd: Regularizer<F>,
-    KdeKl: Regularizer<F>,
-    Sigreg: Regularizer<F>,
-    Susreg: Regularizer<F>,
-    SigregIntegrated: Regularizer<F>,
-    SusregIntegrated: Regularizer<F>,
-{
+fn objectives<F: Real>() -> Vec<Box<dyn Regularizer<F>>> {
     let d = D as f64;
     vec![
         Box::new(Mmd::new(Kernel::heat(D, 5.0 / d).unwrap())),
@@ -42,16 +33,7 @@ fn rows<F: Real>(n: usize, d: usize, seed: usize) -> Array2<F> {
     })
 }
 
-fn adds_alpha_times_the_gradient<F: Real>()
-where
-    Mmd: Regularizer<F>,
-    Ksd: Regularizer<F>,
-    KdeKl: Regularizer<F>,
-    Sigreg: Regularizer<F>,
-    Susreg: Regularizer<F>,
-    SigregIntegrated: Regularizer<F>,
-    SusregIntegrated: Regularizer<F>,
-{
+fn adds_alpha_times_the_gradient<F: Real>() {
     for (mut a, mut b) in objectives::<F>().into_iter().zip(objectives::<F>()) {
         // Bandlimited MMD takes the moment path from N > d on: both paths.
         for n in [20, 300] {
@@ -168,16 +150,7 @@ fn sliced_streams_resume_and_clone() {
     assert_ne!(sig.loss(z.view()).unwrap(), seen[0].0);
 }
 
-fn layouts_give_identical_results<F: Real>()
-where
-    Mmd: Regularizer<F>,
-    Ksd: Regularizer<F>,
-    KdeKl: Regularizer<F>,
-    Sigreg: Regularizer<F>,
-    Susreg: Regularizer<F>,
-    SigregIntegrated: Regularizer<F>,
-    SusregIntegrated: Regularizer<F>,
-{
+fn layouts_give_identical_results<F: Real>() {
     for (mut a, mut b) in objectives::<F>().into_iter().zip(objectives::<F>()) {
         let d = if a.name().contains("t=0.5") { 3 } else { D };
         let z = rows::<F>(40, d, 3);
