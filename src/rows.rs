@@ -15,6 +15,18 @@ pub(crate) fn check_input<F: Real>(
     dim: Option<usize>,
 ) -> Result<()> {
     let (n, d) = z.dim();
+    check_shape(n, d, min_rows, dim)?;
+    for ((i, j), v) in z.indexed_iter() {
+        if !v.to_f64().is_finite() {
+            return Err(Error::NonFinite { row: i, col: j });
+        }
+    }
+    Ok(())
+}
+
+/// The shape part of [`check_input`]: an `N x d` matrix with `N >= min_rows`,
+/// `d >= 2` (and `d == dim` when a dimension is required).
+pub(crate) fn check_shape(n: usize, d: usize, min_rows: usize, dim: Option<usize>) -> Result<()> {
     if n == 0 || d == 0 {
         return Err(Error::Shape {
             expected: "a non-empty N x d matrix".into(),
@@ -37,11 +49,6 @@ pub(crate) fn check_input<F: Real>(
     }
     if n < min_rows {
         return Err(Error::TooFewPoints { n, min: min_rows });
-    }
-    for ((i, j), v) in z.indexed_iter() {
-        if !v.to_f64().is_finite() {
-            return Err(Error::NonFinite { row: i, col: j });
-        }
     }
     Ok(())
 }

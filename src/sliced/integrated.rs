@@ -110,25 +110,44 @@ impl Objective for SusregIntegrated {
     ) -> Result<f64> {
         check_input(&z, 2, None)?;
         let d = z.ncols();
-        let profile = match self.profile.take() {
-            Some((pd, profile)) if pd == d => profile,
-            _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
-        };
+        let profile = self.take_profile(d);
         let n = z.nrows() as f64;
         let mean = zonal_mean(z, None, &profile, n, sink, &mut self.ws);
         self.profile = Some((d, profile));
-        let mean = mean?;
+        Ok(n * (mean? + self.constant(d)))
+    }
+}
+
+impl SusregIntegrated {
+    /// The tabulated profile for dimension `d` (the cached one, or built).
+    fn take_profile(&mut self, d: usize) -> Tabulated<SusTwinProfile> {
+        match self.profile.take() {
+            Some((pd, profile)) if pd == d => profile,
+            _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
+        }
+    }
+
+    /// The constant term: `loss = N (mean_{i,j} f(c_ij) + constant)`.
+    fn constant(&self, d: usize) -> f64 {
         let psi = susreg_target(&self.grid, d, self.exact_target);
         let sd = (d as f64).sqrt();
-        let constant: f64 = self
-            .grid
+        self.grid
             .knots()
             .iter()
             .zip(self.grid.weights())
             .zip(&psi)
             .map(|((t, w), p)| w * (p * p - 2.0 * p * omega(d as f64, sd * t)))
-            .sum();
-        Ok(n * (mean + constant))
+            .sum()
+    }
+
+    /// What the device path evaluates in dimension `d`: the tabulated profile
+    /// (`None` where no table met the tolerance) and the constant term.
+    #[cfg(feature = "burn")]
+    pub(crate) fn device_profile(&mut self, d: usize) -> (Option<Table>, f64) {
+        let profile = self.take_profile(d);
+        let table = profile.table().cloned();
+        self.profile = Some((d, profile));
+        (table, self.constant(d))
     }
 }
 
@@ -236,6 +255,71 @@ impl Objective for SigregIntegrated {
         });
         self.ws = ws;
         result
+    }
+}
+
+/// What the device path evaluates for SIGReg's twin, centred so that `f32` sums
+/// do not cancel: the loss is
+/// `(1/N) sum_{i,j} (h(|z_i - z_j|^2) + offset - delta_i - delta_j)` with
+/// `offset = C - 2 m` and `delta_i = m_i - m`, where
+/// `m_i = sum_k omega_k psi_k Omega_d(t_k |z_i|)`, `m = mean_i m_i` and
+/// `C = sum_k omega_k psi_k^2` (the middle and constant terms spread over the pairs).
+#[cfg(feature = "burn")]
+pub(crate) struct SigTwinDevice {
+    /// `(h(s), h'(s))` on `[0, s_hi]`, `s_hi >= 4 max |z_i|^2` (`None` where no table
+    /// met the tolerance).
+    pub table: Option<Table>,
+    pub offset: f64,
+    pub delta: Vec<f64>,
+    /// With the gradient, `radial` of [`middle_terms`]; empty otherwise.
+    pub radial: Vec<f64>,
+}
+
+#[cfg(feature = "burn")]
+impl SigregIntegrated {
+    /// [`SigTwinDevice`] for rows of dimension `d` with the norms `norms`.
+    pub(crate) fn device_profile(
+        &mut self,
+        d: usize,
+        norms: &[f64],
+        gradient: bool,
+    ) -> Result<SigTwinDevice> {
+        let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
+        let s_max = 4.0 * norms.iter().fold(0.0f64, |m, v| m.max(v * v));
+        if !s_max.is_finite() {
+            return Err(Error::NotRepresentable {
+                what: "squared distances between rows overflow f64; rescale the embeddings".into(),
+            });
+        }
+        let df = d as f64;
+        let mut m = vec![0.0f64; norms.len()];
+        let mut constant = 0.0;
+        for ((t, w), psi) in self
+            .grid
+            .knots()
+            .iter()
+            .zip(self.grid.weights())
+            .zip(self.grid.gaussian_target())
+        {
+            constant += w * psi * psi;
+            for (mi, r) in m.iter_mut().zip(norms) {
+                *mi += w * psi * omega(df, t * r);
+            }
+        }
+        let mean = m.iter().sum::<f64>() / norms.len() as f64;
+        m.iter_mut().for_each(|v| *v -= mean);
+        let radial = if gradient {
+            middle_terms(&self.grid, d, norms, true).1
+        } else {
+            Vec::new()
+        };
+        let table = self.table_for(d, s_max, &profile).cloned();
+        Ok(SigTwinDevice {
+            table,
+            offset: constant - 2.0 * mean,
+            delta: m,
+            radial,
+        })
     }
 }
 
