@@ -247,6 +247,15 @@ impl KdeKl {
         self.profile.linear.is_none()
     }
 
+    /// What the device path evaluates: the table of `(ln phi, phi'/phi)` in the
+    /// half-angle coordinate `sqrt((1 + c)/2)` (`None` where none met the accuracy)
+    /// and `(offset, factor)` as [`KdeKl::affine`] (an error for a scale not
+    /// defined at this `d`).
+    #[cfg(feature = "burn")]
+    pub(crate) fn device_profile(&self) -> Result<(Option<&Table>, (f64, f64))> {
+        Ok((self.profile.log.table(), self.affine()?))
+    }
+
     /// `(offset, factor)` with `loss = (A + offset) * factor`.
     fn affine(&self) -> Result<(f64, f64)> {
         check_scale(self.kernel.dim(), self.scale)?;

@@ -86,6 +86,15 @@ impl Ksd {
     }
 }
 
+#[cfg(feature = "burn")]
+impl Ksd {
+    /// What the device path evaluates: the tabulated pair profile (`None` where no
+    /// table met the tolerance) and the factor `loss = factor * mean`.
+    pub(crate) fn device_profile(&self) -> (Option<&crate::table::Table>, f64) {
+        (self.stein.table(), self.factor())
+    }
+}
+
 impl Objective for Ksd {
     fn label(&self) -> String {
         format!("KSD[{}]", crate::kernel::describe(&self.kernel))

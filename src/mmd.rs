@@ -72,6 +72,15 @@ impl Mmd {
     }
 }
 
+#[cfg(feature = "burn")]
+impl Mmd {
+    /// What the device path evaluates: the tabulated pair profile (`None` where no
+    /// table met the tolerance) and the factor `loss = factor * mean`.
+    pub(crate) fn device_profile(&self) -> (Option<&crate::table::Table>, f64) {
+        (self.centred.table(), self.factor())
+    }
+}
+
 impl Objective for Mmd {
     fn label(&self) -> String {
         format!("MMD[{}]", crate::kernel::describe(self.kernel()))

@@ -94,6 +94,16 @@ pub(crate) fn check_input<F: Real>(
     dim: Option<usize>,
 ) -> Result<()> {
     let (n, d) = z.dim();
+    check_shape(n, d, min_rows, dim)?;
+    match first_non_finite(z) {
+        Some((row, col)) => Err(Error::NonFinite { row, col }),
+        None => Ok(()),
+    }
+}
+
+/// The shape part of [`check_input`]: an `N x d` matrix with `N >= min_rows`,
+/// `d >= 2` (and `d == dim` when a dimension is required).
+pub(crate) fn check_shape(n: usize, d: usize, min_rows: usize, dim: Option<usize>) -> Result<()> {
     if n == 0 || d == 0 {
         return Err(Error::Shape {
             expected: "a non-empty N x d matrix".into(),
@@ -116,9 +126,6 @@ pub(crate) fn check_input<F: Real>(
     }
     if n < min_rows {
         return Err(Error::TooFewPoints { n, min: min_rows });
-    }
-    if let Some((row, col)) = first_non_finite(z) {
-        return Err(Error::NonFinite { row, col });
     }
     Ok(())
 }

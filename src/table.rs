@@ -14,7 +14,8 @@ use crate::numerics::{chebyshev_coeffs, chebyshev_points};
 
 /// Polynomial degree on each interval.
 pub(crate) const DEGREE: usize = 8;
-const NC: usize = DEGREE + 1;
+/// Coefficients per polynomial (value or slope) on an interval.
+pub(crate) const NC: usize = DEGREE + 1;
 /// The most intervals a table may use.
 pub(crate) const MAX_INTERVALS: usize = 1 << 14;
 
@@ -181,6 +182,14 @@ impl Table {
             intervals,
             blocks,
         })
+    }
+
+    /// The range `(lo, hi)`, the number of intervals, and per interval the
+    /// monomial coefficients (in the local coordinate `2 (x - a)/h - 1` of the
+    /// interval `[a, a + h]`) of the value, then of the slope, lowest degree first.
+    #[cfg(feature = "burn")]
+    pub fn parts(&self) -> (f64, f64, usize, &[[f64; 2 * NC]]) {
+        (self.lo, self.hi, self.intervals, &self.blocks)
     }
 
     /// `(value, slope)` at `x`, clamped into `[lo, hi]`.

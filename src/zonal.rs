@@ -99,6 +99,12 @@ impl<Z: ZonalFunction> Tabulated<Z> {
         Tabulated { exact, table }
     }
 
+    /// The table, if one was built.
+    #[cfg(feature = "burn")]
+    pub fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
+
     /// Whether a table was built (otherwise every pair evaluates `exact`).
     #[cfg(test)]
     pub fn has_table(&self) -> bool {
@@ -181,8 +187,17 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
         diagonal: true,
         ..Default::default()
     };
-    let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-        f.eval_batch(g, v, w)
+    let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+        let Some(w) = w else {
+            return f.eval_batch(g, v, None);
+        };
+        f.eval_batch(g, v, Some(&mut *w));
+        // The pair (i, i) adds f'(1) x_i to row i: radial, so the chain rule removes
+        // it; left in, its rounding (f'(1) is the largest weight, and in f32 its
+        // rounding can exceed a small tangent gradient) is all that would remain.
+        if let Some(wi) = i.checked_sub(j0).and_then(|k| w.get_mut(k)) {
+            *wi = 0.0;
+        }
     };
     let sums = pair_sums_into(rows.x, &term, req, grad.map(|g| g.view_mut()));
     sums.total / (n * n)

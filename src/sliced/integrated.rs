@@ -111,25 +111,44 @@ impl Objective for SusregIntegrated {
     ) -> Result<f64> {
         check_input(&z, 2, None)?;
         let d = z.ncols();
-        let profile = match self.profile.take() {
-            Some((pd, profile)) if pd == d => profile,
-            _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
-        };
+        let profile = self.take_profile(d);
         let n = z.nrows() as f64;
         let mean = zonal_mean(z, None, &profile, n, sink, &mut self.ws);
         self.profile = Some((d, profile));
-        let mean = mean?;
+        Ok(n * (mean? + self.constant(d)))
+    }
+}
+
+impl SusregIntegrated {
+    /// The tabulated profile for dimension `d` (the cached one, or built).
+    fn take_profile(&mut self, d: usize) -> Tabulated<SusTwinProfile> {
+        match self.profile.take() {
+            Some((pd, profile)) if pd == d => profile,
+            _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
+        }
+    }
+
+    /// The constant term: `loss = N (mean_{i,j} f(c_ij) + constant)`.
+    fn constant(&self, d: usize) -> f64 {
         let psi = susreg_target(&self.grid, d, self.exact_target);
         let sd = (d as f64).sqrt();
-        let constant: f64 = self
-            .grid
+        self.grid
             .knots()
             .iter()
             .zip(self.grid.weights())
             .zip(&psi)
             .map(|((t, w), p)| w * (p * p - 2.0 * p * omega(d as f64, sd * t)))
-            .sum();
-        Ok(n * (mean + constant))
+            .sum()
+    }
+
+    /// What the device path evaluates in dimension `d`: the tabulated profile
+    /// (`None` where no table met the tolerance) and the constant term.
+    #[cfg(feature = "burn")]
+    pub(crate) fn device_profile(&mut self, d: usize) -> (Option<Table>, f64) {
+        let profile = self.take_profile(d);
+        let table = profile.table().cloned();
+        self.profile = Some((d, profile));
+        (table, self.constant(d))
     }
 }
 
@@ -240,6 +259,58 @@ impl Objective for SigregIntegrated {
     }
 }
 
+/// What the device path evaluates for SIGReg's twin, centred so that `f32` sums
+/// do not cancel: the loss is
+/// `(1/N) sum_{i,j} (h(|z_i - z_j|^2) + offset - delta_i - delta_j)` with
+/// `offset = C - 2 m` and `delta_i = m_i - m`, where
+/// `m_i = sum_k omega_k psi_k Omega_d(t_k |z_i|)`, `m = mean_i m_i` and
+/// `C = sum_k omega_k psi_k^2` (the middle and constant terms spread over the pairs).
+#[cfg(feature = "burn")]
+pub(crate) struct SigTwinDevice {
+    /// `(h(s), h'(s))` on `[0, s_hi]`, `s_hi >= 4 max |z_i|^2` (`None` where no table
+    /// met the tolerance).
+    pub table: Option<Table>,
+    pub offset: f64,
+    pub delta: Vec<f64>,
+    /// With the gradient, `radial` of [`middle_terms`]; empty otherwise.
+    pub radial: Vec<f64>,
+}
+
+#[cfg(feature = "burn")]
+impl SigregIntegrated {
+    /// [`SigTwinDevice`] for rows of dimension `d` with the norms `norms`.
+    pub(crate) fn device_profile(
+        &mut self,
+        d: usize,
+        norms: &[f64],
+        gradient: bool,
+    ) -> Result<SigTwinDevice> {
+        let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
+        let s_max = 4.0 * norms.iter().fold(0.0f64, |m, v| m.max(v * v));
+        if !s_max.is_finite() {
+            return Err(Error::NotRepresentable {
+                what: "squared distances between rows overflow f64; rescale the embeddings".into(),
+            });
+        }
+        let (constant, rows) = middle_rows(&self.grid, d, norms, gradient);
+        let mut m: Vec<f64> = rows.iter().map(|(m, _)| *m).collect();
+        let mean = m.iter().sum::<f64>() / norms.len() as f64;
+        m.iter_mut().for_each(|v| *v -= mean);
+        let radial = if gradient {
+            rows.iter().map(|(_, radial)| *radial).collect()
+        } else {
+            Vec::new()
+        };
+        let table = self.table_for(d, s_max, &profile).cloned();
+        Ok(SigTwinDevice {
+            table,
+            offset: constant - 2.0 * mean,
+            delta: m,
+            radial,
+        })
+    }
+}
+
 /// The norms `|z_i|` in `f64`, robust to huge or tiny rows.
 fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
     let mut buf = Vec::new();
@@ -288,40 +359,48 @@ fn pair_term<F: Real>(
 /// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,
 /// and, with the gradient, `radial_i` such that their derivative in `z_i` is `radial_i z_i`.
 fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) -> (f64, Vec<f64>) {
-    let df = d as f64;
-    let nf = norms.len() as f64;
-    let knots = || {
-        grid.knots()
-            .iter()
-            .zip(grid.weights())
-            .zip(grid.gaussian_target())
-    };
-    // Per row: its share of the loss, `-2 sum_k w_k psi_k Omega_d(t_k r_i)`, and its
-    // radial gradient factor; rows in parallel (each row's sum in knot order, the
-    // rows' shares added in row order: the same bits for any thread count).
-    let per_row = |r: &f64| {
-        let (mut share, mut radial) = (0.0, 0.0);
-        for ((t, w), psi) in knots() {
-            share -= 2.0 * w * psi * omega(df, t * r);
-            if gradient {
-                radial += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
-            }
-        }
-        (share, radial)
-    };
-    let rows: Vec<(f64, f64)> = if norms.len() < 64 {
-        norms.iter().map(per_row).collect()
-    } else {
-        norms.par_iter().map(per_row).collect()
-    };
-    let constant: f64 = knots().map(|((_, w), psi)| w * nf * psi * psi).sum();
-    let loss = constant + rows.iter().map(|(share, _)| share).sum::<f64>();
+    let (constant, rows) = middle_rows(grid, d, norms, gradient);
+    let loss = norms.len() as f64 * constant - 2.0 * rows.iter().map(|(m, _)| m).sum::<f64>();
     let radial = if gradient {
         rows.iter().map(|(_, radial)| *radial).collect()
     } else {
         Vec::new()
     };
     (loss, radial)
+}
+
+/// `C = sum_k omega_k psi_k^2` and, per row, `m_i = sum_k omega_k psi_k Omega_d(t_k |z_i|)`
+/// with (if `gradient`) `radial_i` of [`middle_terms`] (else 0). Rows in parallel, each
+/// row's sum in knot order: the same bits for any thread count.
+fn middle_rows(
+    grid: &EppsPulleyGrid,
+    d: usize,
+    norms: &[f64],
+    gradient: bool,
+) -> (f64, Vec<(f64, f64)>) {
+    let df = d as f64;
+    let knots = || {
+        grid.knots()
+            .iter()
+            .zip(grid.weights())
+            .zip(grid.gaussian_target())
+    };
+    let per_row = |r: &f64| {
+        let (mut m, mut radial) = (0.0, 0.0);
+        for ((t, w), psi) in knots() {
+            m += w * psi * omega(df, t * r);
+            if gradient {
+                radial += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+            }
+        }
+        (m, radial)
+    };
+    let rows = if norms.len() < 64 {
+        norms.iter().map(per_row).collect()
+    } else {
+        norms.par_iter().map(per_row).collect()
+    };
+    (knots().map(|((_, w), psi)| w * psi * psi).sum(), rows)
 }
 
 /// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`.

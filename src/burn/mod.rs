@@ -27,6 +27,9 @@
 //! When `z` is not an autodiff tensor (evaluation), only [`Regularizer::loss`] runs
 //! and the result is the constant `L` on the device of `z`.
 //!
+//! [`device`] computes the pairwise objectives on the device itself instead (no
+//! read-back of the rows, no host work of order `N^2 d`).
+//!
 //! The crate depends on `burn-tensor` only (the crate `burn::tensor` re-exports,
 //! without a backend), so the tensors here are burn's own.
 //!
@@ -53,6 +56,8 @@
 //! let mut reg = Mmd::new(Kernel::heat(16, 5.0 / 16.0).unwrap());
 //! let _ = unisphere::burn::regularize(&mut reg, &flat);
 //! ```
+
+pub mod device;
 
 use crate::error::Error;
 use crate::regularizer::Regularizer;
