@@ -52,6 +52,7 @@ mod pairwise;
 mod real;
 mod regularizer;
 mod rows;
+pub mod shard;
 pub mod sliced;
 pub mod special;
 mod table;
