@@ -47,6 +47,8 @@ mod kdekl;
 pub mod kernel;
 mod ksd;
 mod mmd;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod numerics;
 mod pairwise;
 mod real;
