@@ -30,17 +30,24 @@
 //!
 //! # Gradient averaging
 //!
-//! The gradient returned is `dL/dz_r` of the global loss `L`. A data-parallel
-//! framework that **averages** gradients over `W` ranks (PyTorch DDP, Horovod, most
-//! others) divides whatever each rank back-propagates by `W`; to get `dL/dtheta`
-//! there, each rank must back-propagate `W * L_r`-shaped gradients, i.e. multiply
-//! the local gradient (equivalently, the loss term it feeds autograd) by the world
-//! size `W`. A framework that sums gradients needs no factor.
+//! The gradient returned is `dL/dz_r` of the global loss `L`, and the gradient of
+//! `L` with respect to parameters shared by all ranks is the **sum** over ranks of
+//! each rank's back-propagated gradient. A framework that sums gradients over ranks
+//! gets it as it is. One that **averages** them over the `W` ranks (PyTorch DDP,
+//! Horovod and most data-parallel frameworks) divides by `W`: multiply the local
+//! gradient, or equivalently the loss each rank feeds to autograd, by the world
+//! size `W` (as LeJEPA's own distributed SIGReg does). Do not all-reduce the loss's
+//! gradient with respect to the rows: that is the bug of summing twice (or, with a
+//! gather layer that keeps only its own slice, of missing the remote pairs).
 //!
 //! # Cost
 //!
 //! The pairwise objectives do `O(N_r N d)` work per rank through the crate's tiled
 //! engine (the local rows against all rows) in `O(N d)` memory: the gathered rows.
+//! Each pair `(i, j)` of ranks `r != s` is evaluated on both ranks (once for `i`'s
+//! gradient, once for `j`'s), so the ranks together evaluate `N^2` pairs where one
+//! process evaluates `N^2 / 2` by symmetry: the price of having no backward
+//! collective.
 //! The sliced ones do `O(N_r M d)` and exchange `2 M K + 1` numbers.
 //!
 //! [`run_in_process`] plays every rank in one process (the collectives done in
