@@ -1,8 +1,9 @@
 //! Sharded evaluation over MPI, checked against one process: for every objective,
 //! the loss from `unisphere::mpi::regularize` and each rank's gradient rows equal
 //! what one process gets on the whole batch (f64, to 1e-12 relative; SIGReg and
-//! SUSReg on one rank bit for bit), with unequal shard sizes and, from two ranks on, a rank of one row.
-//! Exits non-zero on any mismatch.
+//! SUSReg on one rank bit for bit), with unequal shard sizes and, from two ranks
+//! on, a rank of one row; four tests of uniformity of the whole batch give the
+//! statistic and p-value of one process. Exits non-zero on any mismatch.
 //!
 //! ```text
 //! cargo build --release --features mpi --example distributed
@@ -20,6 +21,7 @@ use mpi::traits::{Communicator, CommunicatorCollectives};
 use std::time::Instant;
 use unisphere::ndarray::{Array2, ArrayView2, s};
 use unisphere::shard::Sharded;
+use unisphere::uniformity::UniformityTest;
 use unisphere::{KdeKl, Kernel, Ksd, Mmd, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
 
 /// Relative tolerance of the sharded f64 results against one process.
@@ -146,7 +148,38 @@ fn exactness(world: &impl CommunicatorCollectives) -> Result<usize, unisphere::E
     bad += check(world, false, &SigregIntegrated::new(), &z, mine.clone())?;
     bad += check(world, false, &SusregIntegrated::new(), &z, mine.clone())?;
     bad += check(world, true, &Sigreg::new(256, 1)?, &z, mine.clone())?;
-    bad += check(world, true, &Susreg::new(1024, 1)?, &z, mine)?;
+    bad += check(world, true, &Susreg::new(1024, 1)?, &z, mine.clone())?;
+    // Tests of uniformity of the whole batch: the same statistic and p-value.
+    for test in [
+        UniformityTest::rayleigh(),
+        UniformityTest::pcvm(),
+        UniformityTest::riesz(0.5)?,
+        UniformityTest::softmax(2.0)?.monte_carlo(200, 3)?,
+    ] {
+        let r = unisphere::mpi::uniformity_test(world, &test, z.slice(s![mine.clone(), ..]))?;
+        let want = test.run(z.view())?;
+        let rel = (r.statistic - want.statistic).abs() / want.statistic.abs();
+        let dp = (r.p_value - want.p_value).abs();
+        if rel > TOL || dp > 1e-9 || r.method != want.method {
+            bad += 1;
+            eprintln!(
+                "rank {} MISMATCH test {}: statistic {:e} vs {:e}, p {:e} vs {:e}",
+                world.rank(),
+                r.test,
+                r.statistic,
+                want.statistic,
+                r.p_value,
+                want.p_value
+            );
+        } else if world.rank() == 0 {
+            println!(
+                "{:40} statistic {:.15e}  rel. diff {rel:.1e}  p = {:.4e} (diff {dp:.1e})",
+                format!("test {}", r.test),
+                r.statistic,
+                r.p_value
+            );
+        }
+    }
     Ok(bad)
 }
 

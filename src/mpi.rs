@@ -1,7 +1,8 @@
 //! The MPI front end of [sharded evaluation](crate::shard) (feature `mpi`, over
 //! rsmpi): [`regularize`] gives every rank the exact global loss of the batch whose
 //! rows are spread over the ranks of a communicator, and the exact gradient of that
-//! loss with respect to its own rows.
+//! loss with respect to its own rows; [`uniformity_test`] tests the uniformity of
+//! the whole batch.
 //!
 //! Per call, on every rank, in this order:
 //!
@@ -27,11 +28,13 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use crate::shard::{Exchange, Shard, Sharded};
+use crate::uniformity::{TestResult, UniformityTest};
 use ::mpi::Count;
 use ::mpi::collective::SystemOperation;
 use ::mpi::datatype::{Equivalence, PartitionMut};
 use ::mpi::traits::CommunicatorCollectives;
 use ndarray::{Array2, ArrayView2};
+use std::ops::Range;
 
 /// The global loss of the rows of every rank of `comm` (rank `r` passes its rows
 /// `z_local`, `N_r x d`, `N_r >= 1`; the batch is their concatenation in rank
@@ -68,48 +71,16 @@ where
     F: Real + Equivalence,
     R: Sharded<F> + ?Sized,
 {
-    let (n, d) = z_local.dim();
     let size = comm.size() as usize;
     // 1. Every rank's shape, and whether it needs the rows gathered.
-    let mut shapes = vec![0u64; 3 * size];
-    comm.all_gather_into(
-        &[n as u64, d as u64, reg.needs_all_rows() as u64][..],
-        &mut shapes[..],
-    );
-    let rows: Vec<usize> = shapes.chunks(3).map(|s| s[0] as usize).collect();
-    if let Some(r) = shapes
-        .chunks(3)
-        .position(|s| s[1] != d as u64 || s[2] != shapes[2])
-    {
-        return Err(Error::Distributed {
-            what: format!(
-                "rank {r} has {} columns (rank 0: {d}) or another objective",
-                shapes[3 * r + 1]
-            ),
-        });
-    }
-    if let Some(r) = rows.iter().position(|&k| k == 0) {
-        return Err(Error::Distributed {
-            what: format!("rank {r} has no rows; every rank needs at least one"),
-        });
-    }
+    let rows = shapes(comm, z_local, reg.needs_all_rows())?;
     let total: usize = rows.iter().sum();
-    let rank = comm.rank() as usize;
-    let offset: usize = rows[..rank].iter().sum();
     // 2. The rows, where the objective needs all pairs.
-    let local = z_local.as_standard_layout();
     let gathered;
     let shard = if reg.needs_all_rows() {
-        let counts = counts(&rows, d)?;
-        let mut all = vec![F::zero(); total * d];
-        let mine = local.as_slice().ok_or_else(|| Error::Distributed {
-            what: "the local rows are not contiguous after as_standard_layout".into(),
-        })?;
-        all_gather_varcount(comm, mine, &mut all, &counts);
-        gathered = Array2::from_shape_vec((total, d), all).map_err(|e| Error::Distributed {
-            what: format!("gathered rows: {e}"),
-        })?;
-        Shard::new(gathered.view(), offset..offset + n)?
+        let range;
+        (gathered, range) = gather_rows(comm, z_local, &rows)?;
+        Shard::new(gathered.view(), range)?
     } else {
         Shard::local(z_local)
     };
@@ -168,6 +139,116 @@ where
         });
     }
     Ok((out.loss.unwrap_or(sums[0]), out.grad))
+}
+
+/// A test of uniformity of the rows of every rank of `comm` together (rank `r`
+/// passes its rows `z_local`, `N_r >= 1`): the rows are all-gathered, each rank
+/// computes its share of the statistic ([`UniformityTest::shard_statistic`], work
+/// `O(N_r N d)`), the shares are all-reduced, and every rank gets the same
+/// [`TestResult`] (the p-value from the asymptotic law, or from the test's seeded
+/// Monte Carlo replicates, drawn alike on every rank), the same for any number of
+/// ranks up to the rounding of the statistic's sum.
+///
+/// ```
+/// use unisphere::{ndarray::Array2, uniformity::UniformityTest};
+/// let universe = mpi::initialize().unwrap(); // one rank when run without mpirun
+/// let world = universe.world();
+/// let z = Array2::from_shape_fn((40, 3), |(i, j)| ((i * 13 + j * 7) % 11) as f64 - 5.0);
+/// let r = unisphere::mpi::uniformity_test(&world, &UniformityTest::pcvm(), z.view())?;
+/// assert!(r.p_value >= 0.0 && r.p_value <= 1.0);
+/// # Ok::<(), unisphere::Error>(())
+/// ```
+pub fn uniformity_test<C, F>(
+    comm: &C,
+    test: &UniformityTest,
+    z_local: ArrayView2<F>,
+) -> Result<TestResult>
+where
+    C: CommunicatorCollectives,
+    F: Real + Equivalence,
+{
+    let rows = shapes(comm, z_local, true)?;
+    let (all, range) = gather_rows(comm, z_local, &rows)?;
+    let share = test.shard_statistic(&Shard::new(all.view(), range)?);
+    let mine = match &share {
+        Ok(s) => [*s, 0.0],
+        Err(_) => [0.0, 1.0],
+    };
+    let mut sums = [0.0f64; 2];
+    comm.all_reduce_into(&mine[..], &mut sums[..], SystemOperation::sum());
+    share?;
+    if sums[1] != 0.0 {
+        return Err(Error::Distributed {
+            what: format!("{} rank(s) failed to compute their share", sums[1]),
+        });
+    }
+    let (n, d) = all.dim();
+    let (p_value, method) = test.p_value(sums[0], n, d)?;
+    Ok(TestResult {
+        test: test.name(),
+        n,
+        d,
+        statistic: sums[0],
+        p_value,
+        method,
+    })
+}
+
+/// Every rank's row count, after checking on every rank that all ranks have rows,
+/// the same number of columns and the same `flag` (whether they gather the rows).
+fn shapes<C, F>(comm: &C, z_local: ArrayView2<F>, flag: bool) -> Result<Vec<usize>>
+where
+    C: CommunicatorCollectives,
+    F: Real,
+{
+    let (n, d) = z_local.dim();
+    let mut shapes = vec![0u64; 3 * comm.size() as usize];
+    comm.all_gather_into(&[n as u64, d as u64, flag as u64][..], &mut shapes[..]);
+    if let Some(r) = shapes
+        .chunks(3)
+        .position(|s| s[1] != d as u64 || s[2] != flag as u64)
+    {
+        return Err(Error::Distributed {
+            what: format!(
+                "rank {r} has {} columns (this rank: {d}) or another objective",
+                shapes[3 * r + 1]
+            ),
+        });
+    }
+    let rows: Vec<usize> = shapes.chunks(3).map(|s| s[0] as usize).collect();
+    if let Some(r) = rows.iter().position(|&k| k == 0) {
+        return Err(Error::Distributed {
+            what: format!("rank {r} has no rows; every rank needs at least one"),
+        });
+    }
+    Ok(rows)
+}
+
+/// The rows of every rank concatenated in rank order (all-gather with the counts
+/// `rows`), and this rank's range among them.
+fn gather_rows<C, F>(
+    comm: &C,
+    z_local: ArrayView2<F>,
+    rows: &[usize],
+) -> Result<(Array2<F>, Range<usize>)>
+where
+    C: CommunicatorCollectives,
+    F: Real + Equivalence,
+{
+    let (n, d) = z_local.dim();
+    let total: usize = rows.iter().sum();
+    let offset: usize = rows[..comm.rank() as usize].iter().sum();
+    let counts = counts(rows, d)?;
+    let local = z_local.as_standard_layout();
+    let mine = local.as_slice().ok_or_else(|| Error::Distributed {
+        what: "the local rows are not contiguous after as_standard_layout".into(),
+    })?;
+    let mut all = vec![F::zero(); total * d];
+    all_gather_varcount(comm, mine, &mut all, &counts);
+    let all = Array2::from_shape_vec((total, d), all).map_err(|e| Error::Distributed {
+        what: format!("gathered rows: {e}"),
+    })?;
+    Ok((all, offset..offset + n))
 }
 
 /// The per-rank element counts `rows[r] * width` as MPI counts, or an error where

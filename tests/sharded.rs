@@ -226,3 +226,51 @@ fn bad_shards_and_exchanges_are_errors() {
     assert!(run_in_process(&mut ranks, &[z.view(), wide.view()]).is_err());
     assert!(run_in_process(&mut ranks, &[z.view()]).is_err());
 }
+
+#[test]
+fn uniformity_statistics_are_sums_of_shares() {
+    use unisphere::uniformity::UniformityTest;
+    let tests = [
+        UniformityTest::rayleigh(),
+        UniformityTest::bingham(),
+        UniformityTest::pcvm(),
+        UniformityTest::gine_gn(),
+        UniformityTest::bakshaev(),
+        UniformityTest::riesz(0.5).unwrap(),
+        UniformityTest::poisson(0.5).unwrap(),
+        UniformityTest::softmax(2.0).unwrap(),
+        UniformityTest::from_kernel(&Kernel::heat(5, 0.5).unwrap()).unwrap(),
+    ];
+    for (n, cuts) in [
+        (2usize, vec![1usize]),
+        (50, vec![]),
+        (300, vec![1, 120, 299]),
+    ] {
+        let z = batch(n, 5, n as u64);
+        for test in &tests {
+            let whole = test.run(z.view()).unwrap();
+            let mut bounds = vec![0];
+            bounds.extend_from_slice(&cuts);
+            bounds.push(n);
+            let sum: f64 = bounds
+                .windows(2)
+                .map(|w| {
+                    test.shard_statistic(&Shard::new(z.view(), w[0]..w[1]).unwrap())
+                        .unwrap()
+                })
+                .sum();
+            let tol = 1e-12 * whole.statistic.abs().max(1.0);
+            assert!(
+                (sum - whole.statistic).abs() <= tol,
+                "{} n={n}: {sum:e} vs {:e}",
+                whole.test,
+                whole.statistic
+            );
+        }
+    }
+    assert!(
+        UniformityTest::pcvm()
+            .shard_statistic(&Shard::local(batch(4, 3, 1).view()))
+            .is_err()
+    );
+}
