@@ -402,15 +402,25 @@ where
         accs,
     };
     let tile = tile.min(n);
+    // One scratch per thread of the pool (and one for the calling thread), made
+    // when the thread first needs it and kept for every later round of this call.
+    let scratches: Vec<Mutex<Option<Scratch<F>>>> = (0..=rayon::current_num_threads())
+        .map(|_| Mutex::new(None))
+        .collect();
+    let visit = |pair: (usize, usize)| {
+        let slot = rayon::current_thread_index().map_or(0, |t| t + 1);
+        let mut scratch = scratches[slot].lock().expect("scratch poisoned");
+        engine.visit(
+            scratch.get_or_insert_with(|| Scratch::new(&req, tile)),
+            pair,
+        )
+    };
     let mut total = 0.0f64;
     for round in schedule(tiles) {
         let sums: Vec<f64> = if round.len() == 1 {
-            vec![engine.visit(&mut Scratch::new(&req, tile), round[0])]
+            vec![visit(round[0])]
         } else {
-            round
-                .par_iter()
-                .map_init(|| Scratch::new(&req, tile), |s, &p| engine.visit(s, p))
-                .collect()
+            round.par_iter().map(|&p| visit(p)).collect()
         };
         total += sums.iter().sum::<f64>();
     }

@@ -1,6 +1,7 @@
 //! The [`Regularizer`] trait every objective implements, and the [`Scale`] option.
 
 use crate::error::{Error, Result, invalid};
+use crate::numerics::all_finite;
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 
@@ -121,7 +122,11 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
     fn add<G: Real>(&mut self, g: ArrayView2<G>) -> Result<()> {
         let alpha = self.alpha;
         let scaled = |v: G| F::from_f64(alpha * v.to_f64());
-        if !g.iter().all(|&v| scaled(v).to_f64().is_finite()) {
+        let finite = match g.as_slice() {
+            Some(gs) => all_finite(gs, |v| scaled(v).to_f64()),
+            None => g.iter().all(|&v| scaled(v).to_f64().is_finite()),
+        };
+        if !finite {
             return Err(Error::NotRepresentable {
                 what: format!(
                     "the gradient overflows {} (rows of tiny norm have huge gradients); rescale the input",
@@ -129,9 +134,16 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
                 ),
             });
         }
-        Zip::from(&mut self.out)
-            .and(&g)
-            .for_each(|o, &v| *o = *o + scaled(v));
+        match (self.out.as_slice_mut(), g.as_slice()) {
+            (Some(out), Some(gs)) => {
+                for (o, &v) in out.iter_mut().zip(gs) {
+                    *o = *o + scaled(v);
+                }
+            }
+            _ => Zip::from(&mut self.out)
+                .and(&g)
+                .for_each(|o, &v| *o = *o + scaled(v)),
+        }
         Ok(())
     }
 }

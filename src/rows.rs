@@ -2,10 +2,89 @@
 //! rule that carries a gradient on the sphere back to the raw rows.
 
 use crate::error::{Error, Result};
-use crate::numerics::rescale_row;
+use crate::numerics::{all_finite, lane_sum2, row_scale};
 use crate::real::Real;
-use crate::workspace::{filled, zeroed};
-use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+use crate::workspace::{filled, sized};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+/// Matrices with fewer entries than this are normalised (and their gradients
+/// chained) on the calling thread; larger ones in blocks of rows on rayon's threads.
+/// Rows are independent, so the results do not depend on the thread count.
+const PARALLEL_ENTRIES: usize = 1 << 15;
+
+/// Rows per block of a row-wise pass over an `n x d` matrix: all of them below
+/// [`PARALLEL_ENTRIES`], else about 2^13 entries.
+fn rows_per_block(n: usize, d: usize) -> usize {
+    if n.saturating_mul(d) < PARALLEL_ENTRIES {
+        n.max(1)
+    } else {
+        (8192 / d).max(1)
+    }
+}
+
+/// Runs `f(first_row, rows_block, extra_block)` on matching blocks of `rows`
+/// (`width` entries per row) and `extra` (one entry per row), in parallel when
+/// there is more than one block, and returns the smallest row index any call
+/// reported.
+fn by_row_blocks<A: Send, B: Send>(
+    rows: &mut [A],
+    width: usize,
+    extra: &mut [B],
+    block: usize,
+    f: impl Fn(usize, &mut [A], &mut [B]) -> Option<usize> + Sync,
+) -> Option<usize> {
+    if block >= extra.len() {
+        return f(0, rows, extra);
+    }
+    rows.par_chunks_mut(block * width)
+        .zip(extra.par_chunks_mut(block))
+        .enumerate()
+        .filter_map(|(b, (r, e))| f(b * block, r, e))
+        .min()
+}
+
+/// The first row's contiguous entries, or a copy of them in `buf`.
+pub(crate) fn row_slice<'a, F: Real>(row: &'a ArrayView1<'a, F>, buf: &'a mut Vec<F>) -> &'a [F] {
+    match row.as_slice() {
+        Some(s) => s,
+        None => {
+            buf.clear();
+            buf.extend(row.iter().copied());
+            buf
+        }
+    }
+}
+
+/// The position of the first entry of `z` (in row-major order) that is NaN or
+/// infinite; one branch-free pass per row.
+fn first_non_finite<F: Real>(z: &ArrayView2<F>) -> Option<(usize, usize)> {
+    let mut buf = Vec::new();
+    z.rows().into_iter().enumerate().find_map(|(i, row)| {
+        let v = row_slice(&row, &mut buf);
+        if all_finite(v, F::to_f64) {
+            return None;
+        }
+        let j = v.iter().position(|x| !x.to_f64().is_finite())?;
+        Some((i, j))
+    })
+}
+
+/// Writes the unit row `z / |z|` into `x` and returns `|z|` (`None` for a zero row).
+fn unit_row<F: Real, G: Real>(z: &[F], x: &mut [G]) -> Option<f64> {
+    let (m, r) = row_scale(z)?;
+    let inv = 1.0 / r;
+    if m == 1.0 {
+        for (o, &v) in x.iter_mut().zip(z) {
+            *o = G::from_f64(v.to_f64() * inv);
+        }
+    } else {
+        for (o, &v) in x.iter_mut().zip(z) {
+            *o = G::from_f64(v.to_f64() / m * inv);
+        }
+    }
+    Some(m * r)
+}
 
 /// Checks that `z` is an `N x d` matrix of finite entries with `N >= min_rows`
 /// and `d >= 2` (and `d == dim` when a dimension is required).
@@ -38,10 +117,8 @@ pub(crate) fn check_input<F: Real>(
     if n < min_rows {
         return Err(Error::TooFewPoints { n, min: min_rows });
     }
-    for ((i, j), v) in z.indexed_iter() {
-        if !v.to_f64().is_finite() {
-            return Err(Error::NonFinite { row: i, col: j });
-        }
+    if let Some((row, col)) = first_non_finite(z) {
+        return Err(Error::NonFinite { row, col });
     }
     Ok(())
 }
@@ -67,15 +144,22 @@ impl<'a, G: Real> SphereRows<'a, G> {
     ) -> Result<Self> {
         let (n, d) = z.dim();
         norms.clear();
-        let mut buf = vec![0.0f64; d];
-        let mut xv = zeroed(x, n, d)?;
-        for (i, (zr, mut xr)) in z.rows().into_iter().zip(xv.rows_mut()).enumerate() {
-            let (scale, r) = rescale_row(&mut buf, zr.iter().map(|v| v.to_f64()))
-                .ok_or(Error::ZeroRow { row: i })?;
-            for (xv, b) in xr.iter_mut().zip(&buf) {
-                *xv = G::from_f64(b / r);
+        norms.resize(n, 0.0);
+        let mut xv = sized(x, n, d)?;
+        let xs = xv.as_slice_mut().expect("a work buffer is contiguous");
+        let zero_row = by_row_blocks(xs, d, norms, rows_per_block(n, d), |first, xb, nb| {
+            let mut buf = Vec::new();
+            for (k, (xr, norm)) in xb.chunks_exact_mut(d).zip(nb.iter_mut()).enumerate() {
+                let row = z.row(first + k);
+                match unit_row(row_slice(&row, &mut buf), xr) {
+                    Some(r) => *norm = r,
+                    None => return Some(first + k),
+                }
             }
-            norms.push(scale * r);
+            None
+        });
+        if let Some(row) = zero_row {
+            return Err(Error::ZeroRow { row });
         }
         Ok(SphereRows {
             x: filled(x, n, d)?,
@@ -99,16 +183,20 @@ impl<'a, G: Real> SphereRows<'a, G> {
     /// Carries `factor * g`, with `g = dL/dx` on the unit rows, back to the raw rows,
     /// in place: `g_i <- factor (I - x_i x_i^T) g_i / |z_i|`.
     pub fn chain(&self, g: &mut ArrayViewMut2<G>, factor: f64) {
-        for (i, (mut gr, xr)) in g.rows_mut().into_iter().zip(self.x.rows()).enumerate() {
-            let radial: f64 = gr
-                .iter()
-                .zip(xr)
-                .map(|(a, b)| a.to_f64() * b.to_f64())
-                .sum();
-            let inv = factor / self.norms[i];
-            Zip::from(&mut gr).and(&xr).for_each(|gv, &xv| {
-                *gv = G::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
-            });
-        }
+        let (n, d) = self.x.dim();
+        let (Some(gs), Some(xs)) = (g.as_slice_mut(), self.x.as_slice()) else {
+            unreachable!("the gradient and the unit rows live in contiguous work buffers")
+        };
+        let mut scales: Vec<f64> = self.norms.iter().map(|r| factor / r).collect();
+        by_row_blocks(gs, d, &mut scales, rows_per_block(n, d), |first, gb, sb| {
+            let rows = gb.chunks_exact_mut(d).zip(xs[first * d..].chunks_exact(d));
+            for ((gr, xr), &inv) in rows.zip(sb.iter()) {
+                let radial = lane_sum2(gr, xr, |a, b| a.to_f64() * b.to_f64());
+                for (gv, &xv) in gr.iter_mut().zip(xr) {
+                    *gv = G::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
+                }
+            }
+            None
+        });
     }
 }

@@ -237,11 +237,12 @@ impl Table {
         }
         let n = x.len().min(values.len());
         let full = n - n % LANES;
-        for start in (0..full).step_by(LANES) {
+        for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
+            let start = chunk * LANES;
             let mut blk = [&self.blocks[0]; LANES];
             let mut t = [0.0f64; LANES];
             for l in 0..LANES {
-                let (i, tl) = self.locate(x[start + l]);
+                let (i, tl) = self.locate(xs[l]);
                 blk[l] = &self.blocks[i];
                 t[l] = tl;
             }

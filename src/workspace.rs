@@ -52,6 +52,24 @@ pub(crate) fn zeroed<G: Real>(
     ArrayViewMut2::from_shape((rows, cols), buf.as_mut_slice()).map_err(|_| too_big())
 }
 
+/// `buf` as a `rows x cols` matrix of unspecified (initialised) values, for a
+/// caller that overwrites every entry: like [`zeroed`], but a buffer of the right
+/// length is reused as it is, without a pass over it.
+pub(crate) fn sized<G: Real>(
+    buf: &mut Vec<G>,
+    rows: usize,
+    cols: usize,
+) -> Result<ArrayViewMut2<'_, G>> {
+    if rows.checked_mul(cols) == Some(buf.len()) {
+        return ArrayViewMut2::from_shape((rows, cols), buf.as_mut_slice()).map_err(|e| {
+            Error::NotRepresentable {
+                what: format!("a {rows} x {cols} work buffer: {e}"),
+            }
+        });
+    }
+    zeroed(buf, rows, cols)
+}
+
 /// The first `rows x cols` entries of a buffer filled by [`zeroed`], read-only.
 pub(crate) fn filled<G>(buf: &[G], rows: usize, cols: usize) -> Result<ArrayView2<'_, G>> {
     ArrayView2::from_shape((rows, cols), buf).map_err(|e| Error::NotRepresentable {

@@ -33,8 +33,9 @@ fn run_with_threads(threads: usize, z: &Array2<f64>) -> Vec<(f64, Array2<f64>)> 
 
 #[test]
 fn results_are_bit_identical_for_one_and_two_threads() {
-    // 700 rows = 3 tiles: several rounds of the schedule run in parallel.
-    let z = clustered(700, 24, 5, 0.4, 3);
+    // 700 rows = 3 tiles: several rounds of the schedule run in parallel; 700 x 48
+    // entries: the rows are normalised (and gradients chained) in parallel blocks.
+    let z = clustered(700, 48, 5, 0.4, 3);
     let one = run_with_threads(1, &z);
     let two = run_with_threads(2, &z);
     let three = run_with_threads(3, &z);

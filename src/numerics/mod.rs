@@ -1,13 +1,16 @@
 //! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
 //! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm and the largest dimension accepted anywhere.
+//! overflow-safe row norm, vectorizing sums and the largest dimension accepted
+//! anywhere.
 
 mod chebyshev;
 mod gegenbauer;
+mod lanes;
 mod quadrature;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
+pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 
 use statrs::function::gamma::ln_gamma;
@@ -58,6 +61,26 @@ pub(crate) fn rescale_row(
     Some((m, s.sqrt()))
 }
 
+/// Sums of squares at least this large (and finite) give a row's norm directly;
+/// smaller ones (rows of `f64` entries near `1e-150` or below) are rescaled first.
+const DIRECT_MIN_SQUARES: f64 = 1e-290;
+
+/// `(m, r)` with the row's norm `m r` and its unit row `row / m / r`, for a row of
+/// finite values; `None` for a row of zeros. Where the sum of squares in `f64`
+/// neither overflows nor underflows (every `f32` row does not) it is `(1, sqrt(sum))`,
+/// formed in one vectorized pass; otherwise [`rescale_row`]'s scale and norm.
+pub(crate) fn row_scale<T: crate::real::Real>(row: &[T]) -> Option<(f64, f64)> {
+    let squares = lane_sum(row, |v| {
+        let v = v.to_f64();
+        v * v
+    });
+    if squares.is_finite() && squares >= DIRECT_MIN_SQUARES {
+        return Some((1.0, squares.sqrt()));
+    }
+    let mut buf = vec![0.0f64; row.len()];
+    rescale_row(&mut buf, row.iter().map(|v| v.to_f64()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +94,17 @@ mod tests {
             assert_eq!(buf, [0.75, -1.0]);
         }
         assert!(rescale_row(&mut buf, [0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn row_scales_give_the_norm_at_every_magnitude() {
+        for scale in [1e-300, 1e-160, 1e-140, 1.0, 1e150, 1e160, 1e300] {
+            let (m, r) = row_scale(&[3.0 * scale, -4.0 * scale]).unwrap();
+            assert!((m * r / (5.0 * scale) - 1.0).abs() < 1e-15, "{scale:e}");
+            assert!((3.0 * scale / m / r - 0.6).abs() < 1e-15, "{scale:e}");
+        }
+        assert_eq!(row_scale(&[3.0f32, 4.0]), Some((1.0, 5.0)));
+        assert!(row_scale(&[0.0f64; 3]).is_none());
     }
 
     #[test]

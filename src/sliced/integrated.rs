@@ -8,17 +8,18 @@
 use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
 use crate::error::{Error, Result};
-use crate::numerics::rescale_row;
+use crate::numerics::row_scale;
 use crate::pairwise::{PairRequest, PairSums, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
-use crate::rows::check_input;
+use crate::rows::{check_input, row_slice};
 use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::special::omega;
 use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
 use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean, zonal_share};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// The grid sums both twins are made of, at a distance `r`:
@@ -336,10 +337,10 @@ fn squares(norms: &[f64]) -> Result<(Vec<f64>, f64)> {
 
 /// The norms `|z_i|` in `f64`, robust to huge or tiny rows.
 fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
-    let mut buf = vec![0.0f64; z.ncols()];
+    let mut buf = Vec::new();
     z.rows()
         .into_iter()
-        .map(|r| rescale_row(&mut buf, r.iter().map(|v| v.to_f64())).map_or(0.0, |(m, r)| m * r))
+        .map(|r| row_scale(row_slice(&r, &mut buf)).map_or(0.0, |(m, r)| m * r))
         .collect()
 }
 
@@ -390,23 +391,37 @@ fn pair_term<F: Real>(
 fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) -> (f64, Vec<f64>) {
     let df = d as f64;
     let nf = norms.len() as f64;
-    let mut loss = 0.0;
-    let mut radial = vec![0.0f64; if gradient { norms.len() } else { 0 }];
-    for ((t, w), psi) in grid
-        .knots()
-        .iter()
-        .zip(grid.weights())
-        .zip(grid.gaussian_target())
-    {
-        let mut mid = 0.0;
-        for (i, r) in norms.iter().enumerate() {
-            mid += omega(df, t * r);
+    let knots = || {
+        grid.knots()
+            .iter()
+            .zip(grid.weights())
+            .zip(grid.gaussian_target())
+    };
+    // Per row: its share of the loss, `-2 sum_k w_k psi_k Omega_d(t_k r_i)`, and its
+    // radial gradient factor; rows in parallel (each row's sum in knot order, the
+    // rows' shares added in row order: the same bits for any thread count).
+    let per_row = |r: &f64| {
+        let (mut share, mut radial) = (0.0, 0.0);
+        for ((t, w), psi) in knots() {
+            share -= 2.0 * w * psi * omega(df, t * r);
             if gradient {
-                radial[i] += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+                radial += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
             }
         }
-        loss += w * (nf * psi * psi - 2.0 * psi * mid);
-    }
+        (share, radial)
+    };
+    let rows: Vec<(f64, f64)> = if norms.len() < 64 {
+        norms.iter().map(per_row).collect()
+    } else {
+        norms.par_iter().map(per_row).collect()
+    };
+    let constant: f64 = knots().map(|((_, w), psi)| w * nf * psi * psi).sum();
+    let loss = constant + rows.iter().map(|(share, _)| share).sum::<f64>();
+    let radial = if gradient {
+        rows.iter().map(|(_, radial)| *radial).collect()
+    } else {
+        Vec::new()
+    };
     (loss, radial)
 }
 
