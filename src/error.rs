@@ -63,6 +63,12 @@ pub enum Error {
         /// What overflowed and why.
         what: String,
     },
+    /// A distributed evaluation failed on another rank, or the ranks disagree on
+    /// what they evaluate (every rank then returns an error, none waits forever).
+    Distributed {
+        /// Which rank and what it reported.
+        what: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -95,6 +101,7 @@ impl fmt::Display for Error {
                 "the kernel series needs more than {cap} terms (the hard cap); {hint}"
             ),
             Error::NotRepresentable { what } => write!(f, "result not representable: {what}"),
+            Error::Distributed { what } => write!(f, "distributed evaluation failed: {what}"),
         }
     }
 }

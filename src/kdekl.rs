@@ -3,14 +3,16 @@
 
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
-use crate::pairwise::{PairRequest, pair_sums, pair_sums_into};
+use crate::pairwise::{PairRequest, pair_rows_into, pair_sums, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
 use crate::rows::{SphereRows, check_input};
+use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
 use crate::zonal::{Tabulated, ZonalFunction};
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use std::ops::Range;
 
 /// The KDE-KL objective with a positive zonal kernel `phi`:
 /// `A = mean_i ln q_i`, `q_i = 1/(N-1) sum_{j != i} phi(c_ij)` (leave one out).
@@ -268,8 +270,13 @@ impl KdeKl {
         })
     }
 
-    /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row.
-    fn ln_row_sums<G: Real>(&self, rows: &SphereRows<G>) -> Result<Vec<f64>> {
+    /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row, or for the rows
+    /// `local` alone (against all rows: a shard's densities).
+    fn ln_row_sums<G: Real>(
+        &self,
+        rows: &SphereRows<G>,
+        local: Option<Range<usize>>,
+    ) -> Result<Vec<f64>> {
         let log = self.log_domain();
         let profile = &self.profile;
         let req = PairRequest {
@@ -284,7 +291,11 @@ impl KdeKl {
                 v.iter_mut().for_each(|x| *x = x.max(0.0));
             }
         };
-        let sums = pair_sums(rows.x, &values, req);
+        let sums = match local.clone() {
+            None => pair_sums(rows.x, &values, req),
+            Some(r) => pair_rows_into(rows.x, r, &values, req, None),
+        };
+        let first = local.map_or(0, |r| r.start);
         let ln_s: Vec<f64> = if log {
             sums.row_values
         } else {
@@ -293,15 +304,23 @@ impl KdeKl {
         if let Some(i) = ln_s.iter().position(|v| !v.is_finite()) {
             return Err(Error::NotRepresentable {
                 what: format!(
-                    "the leave-one-out density of row {i} underflows (its neighbours are too far for this kernel); use a larger t"
+                    "the leave-one-out density of row {} underflows (its neighbours are too far for this kernel); use a larger t",
+                    first + i
                 ),
             });
         }
         Ok(ln_s)
     }
 
-    /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`.
-    fn weighted_rows<G: Real>(&self, rows: &SphereRows<G>, ln_s: &[f64], grad: ArrayViewMut2<G>) {
+    /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`, for every row or for
+    /// the rows `local` alone (`grad` then has their rows); `ln_s` of every row.
+    fn weighted_rows<G: Real>(
+        &self,
+        rows: &SphereRows<G>,
+        ln_s: &[f64],
+        local: Option<Range<usize>>,
+        grad: ArrayViewMut2<G>,
+    ) {
         let log = self.log_domain();
         let profile = &self.profile;
         let inv_s: Vec<f64> = ln_s.iter().map(|v| (-v).exp()).collect();
@@ -319,7 +338,11 @@ impl KdeKl {
                 }
             }
         };
-        pair_sums_into(rows.x, &weights, PairRequest::default(), Some(grad));
+        let req = PairRequest::default();
+        match local {
+            None => pair_sums_into(rows.x, &weights, req, Some(grad)),
+            Some(r) => pair_rows_into(rows.x, r, &weights, req, Some(grad)),
+        };
     }
 }
 
@@ -335,7 +358,7 @@ impl Objective for KdeKl {
     ) -> Result<f64> {
         check_input(&z, 2, Some(self.kernel.dim()))?;
         let mut ws = std::mem::take(&mut self.ws);
-        let result = if F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM {
+        let result = if self.wide_pairs::<F>() {
             self.evaluate_rows::<f64, F, S>(z, sink, &mut ws)
         } else {
             self.evaluate_rows::<F, F, S>(z, sink, &mut ws)
@@ -362,18 +385,100 @@ impl KdeKl {
         ws.with(|b: &mut Buffers<G>| {
             let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
             let n = rows.len() as f64;
-            let ln_s = self.ln_row_sums(&rows)?;
-            let a = ln_s.iter().sum::<f64>() / n - (n - 1.0).ln();
-            let loss = (a + offset) * factor;
+            let ln_s = self.ln_row_sums(&rows, None)?;
+            let loss = centred_mean(&ln_s, offset - (n - 1.0).ln(), n) * factor;
             if S::WANTED {
                 let mut g = zeroed(&mut b.grad, rows.len(), rows.x.ncols())?;
-                self.weighted_rows(&rows, &ln_s, g.view_mut());
+                self.weighted_rows(&rows, &ln_s, None, g.view_mut());
                 rows.chain(&mut g, factor / n);
                 sink.add(g.view())?;
             }
             Ok(loss)
         })
     }
+}
+
+impl KdeKl {
+    /// Whether the pairs of input `F` are computed in `f64` (see [`F64_PAIRS_FROM_DIM`]).
+    fn wide_pairs<F: Real>(&self) -> bool {
+        F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM
+    }
+
+    /// Phase 1 of a shard, in the precision `G`: `ln S_i` of the local rows.
+    fn shard_densities<G: Real, F: Real>(&self, shard: &Shard<F>) -> Result<Vec<f64>> {
+        let all = shard.all_rows("KDE-KL")?;
+        let (mut x, mut norms) = (Vec::<G>::new(), Vec::new());
+        let rows = SphereRows::new(&all, &mut x, &mut norms)?;
+        self.ln_row_sums(&rows, Some(shard.local_range()))
+    }
+
+    /// Phase 2 of a shard, in the precision `G`: the gradient of the whole loss with
+    /// respect to the local rows, from `ln S_j` of every row.
+    fn shard_gradient<G: Real, F: Real>(
+        &self,
+        shard: &Shard<F>,
+        ln_s: &[f64],
+        factor: f64,
+    ) -> Result<Array2<F>> {
+        let all = shard.all_rows("KDE-KL")?;
+        let (mut x, mut norms) = (Vec::<G>::new(), Vec::new());
+        let rows = SphereRows::new(&all, &mut x, &mut norms)?;
+        let local = shard.local_range();
+        let mut g = Array2::<G>::zeros((local.len(), all.ncols()));
+        self.weighted_rows(&rows, ln_s, Some(local.clone()), g.view_mut());
+        rows.restrict(local)
+            .chain(&mut g.view_mut(), factor / all.nrows() as f64);
+        Ok(g.mapv(|v| F::from_f64(v.to_f64())))
+    }
+}
+
+/// KDE-KL sharded: the gathered rows, and between the phases an all-gather of the
+/// log-densities `ln S_i` of every row (`N` numbers): a local row's gradient needs
+/// `1/q_j` of every other row.
+impl<F: Real> Sharded<F> for KdeKl {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        self.affine()?;
+        check_input(&shard.all_rows("KDE-KL")?, 2, Some(self.kernel.dim()))?;
+        let ln_s = if self.wide_pairs::<F>() {
+            self.shard_densities::<f64, F>(shard)?
+        } else {
+            self.shard_densities::<F, F>(shard)?
+        };
+        Ok(Exchange::GatherRows(ln_s))
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        let (offset, factor) = self.affine()?;
+        let all = shard.all_rows("KDE-KL")?;
+        check_input(&all, 2, Some(self.kernel.dim()))?;
+        let n = all.nrows();
+        check_exchanged(exchanged, n, "the gathered ln S_i of every row")?;
+        let local = shard.local_range();
+        let nf = n as f64;
+        let centre = offset - (nf - 1.0).ln();
+        let share = centred_mean(&exchanged[local], centre, nf) * factor;
+        let grad = if self.wide_pairs::<F>() {
+            self.shard_gradient::<f64, F>(shard, exchanged, factor)?
+        } else {
+            self.shard_gradient::<F, F>(shard, exchanged, factor)?
+        };
+        Ok(ShardResult {
+            share,
+            loss: None,
+            grad,
+        })
+    }
+}
+
+/// `sum_i (ln_s_i + centre) / n`: each row's term is centred before the sum, so that
+/// a loss near zero (a nearly uniform sample on the raw scale) keeps its relative
+/// accuracy, and a shard's part of it sums with the others' to the same value.
+fn centred_mean(ln_s: &[f64], centre: f64, n: f64) -> f64 {
+    ln_s.iter().map(|v| v + centre).sum::<f64>() / n
 }
 
 /// Checks that `scale` is defined in dimension `d`: the paper scale needs `d >= 19`.

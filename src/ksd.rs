@@ -5,8 +5,10 @@ use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
+use crate::rows::check_input;
+use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::workspace::Workspace;
-use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
+use crate::zonal::{SeriesProfile, Tabulated, zonal_mean, zonal_share};
 use ndarray::ArrayView2;
 
 /// The kernel Stein discrepancy of the batch (rows normalised onto the sphere)
@@ -109,5 +111,29 @@ impl Objective for Ksd {
         let dim = Some(self.kernel.dim());
         let mean = zonal_mean(z, dim, &self.stein, factor, sink, &mut self.ws)?;
         Ok(mean * factor)
+    }
+}
+
+/// KSD sharded: the gathered rows, no exchange between the phases.
+impl<F: Real> Sharded<F> for Ksd {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        check_input(&shard.all_rows("KSD")?, 2, Some(self.kernel.dim()))?;
+        Ok(Exchange::Nothing)
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        check_exchanged(exchanged, 0, "KSD exchanges nothing")?;
+        let factor = self.factor();
+        let dim = Some(self.kernel.dim());
+        let (mean, grad) = zonal_share(shard, dim, &self.stein, factor, "KSD")?;
+        Ok(ShardResult {
+            share: mean * factor,
+            loss: None,
+            grad,
+        })
     }
 }

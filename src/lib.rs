@@ -47,11 +47,14 @@ mod kdekl;
 pub mod kernel;
 mod ksd;
 mod mmd;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod numerics;
 mod pairwise;
 mod real;
 mod regularizer;
 mod rows;
+pub mod shard;
 pub mod sliced;
 pub mod special;
 mod table;

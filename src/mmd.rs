@@ -4,8 +4,10 @@ use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
+use crate::rows::check_input;
+use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::workspace::Workspace;
-use crate::zonal::{SeriesProfile, Tabulated, zonal_mean};
+use crate::zonal::{SeriesProfile, Tabulated, zonal_mean, zonal_share};
 use ndarray::ArrayView2;
 
 /// The squared MMD between the batch (rows normalised onto the sphere) and the
@@ -95,5 +97,29 @@ impl Objective for Mmd {
         let dim = Some(self.kernel.dim());
         let mean = zonal_mean(z, dim, &self.centred, factor, sink, &mut self.ws)?;
         Ok(mean * factor)
+    }
+}
+
+/// MMD sharded: the gathered rows, no exchange between the phases.
+impl<F: Real> Sharded<F> for Mmd {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        check_input(&shard.all_rows("MMD")?, 2, Some(self.kernel.dim()))?;
+        Ok(Exchange::Nothing)
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        check_exchanged(exchanged, 0, "MMD exchanges nothing")?;
+        let factor = self.factor();
+        let dim = Some(self.kernel.dim());
+        let (mean, grad) = zonal_share(shard, dim, &self.centred, factor, "MMD")?;
+        Ok(ShardResult {
+            share: mean * factor,
+            loss: None,
+            grad,
+        })
     }
 }

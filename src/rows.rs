@@ -174,6 +174,14 @@ impl<'a, G: Real> SphereRows<'a, G> {
         })
     }
 
+    /// The rows `range` alone (for the gradient of a shard's rows).
+    pub fn restrict(&self, range: std::ops::Range<usize>) -> SphereRows<'_, G> {
+        SphereRows {
+            x: self.x.slice(ndarray::s![range.clone(), ..]),
+            norms: &self.norms[range],
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.norms.len()

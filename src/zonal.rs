@@ -3,13 +3,14 @@
 
 use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
-use crate::pairwise::{PairRequest, pair_sums_into};
+use crate::pairwise::{PairRequest, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::GradientSink;
 use crate::rows::{SphereRows, check_input};
+use crate::shard::Shard;
 use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
 
 /// A function of the cosine `c`, with its derivative.
 pub(crate) trait ZonalFunction: Sync {
@@ -173,6 +174,38 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
         }
         Ok(mean)
     })
+}
+
+/// A shard's part of [`zonal_mean`] over the gathered rows: `sum_{i local, j} f(c_ij) / N^2`
+/// (the parts of all shards sum to the mean), and `grad_factor` times the gradient of
+/// the whole mean with respect to the local rows, through the engine's rectangular
+/// pass (`O(N_r N d)`). `what` names the objective in the error for ungathered rows.
+pub(crate) fn zonal_share<F: Real, Z: ZonalFunction>(
+    shard: &Shard<F>,
+    dim: Option<usize>,
+    f: &Z,
+    grad_factor: f64,
+    what: &str,
+) -> Result<(f64, Array2<F>)> {
+    let all = shard.all_rows(what)?;
+    check_input(&all, 2, dim)?;
+    let (n, d) = all.dim();
+    let (mut x, mut norms) = (Vec::new(), Vec::new());
+    let rows = SphereRows::new(&all, &mut x, &mut norms)?;
+    let local = shard.local_range();
+    let mut grad = Array2::<F>::zeros((local.len(), d));
+    let req = PairRequest {
+        diagonal: true,
+        ..Default::default()
+    };
+    let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+        f.eval_batch(g, v, w)
+    };
+    let sums = pair_rows_into(rows.x, local.clone(), &term, req, Some(grad.view_mut()));
+    let nn = (n as f64) * (n as f64);
+    rows.restrict(local)
+        .chain(&mut grad.view_mut(), grad_factor * 2.0 / nn);
+    Ok((sums.total / nn, grad))
 }
 
 /// [`zonal_mean`] through the pairwise engine, in `O(N^2 d)`: the mean, and

@@ -108,10 +108,23 @@ impl EppsPulleyGrid {
         grad: Option<&mut [f64]>,
     ) -> f64 {
         let kk = self.knots.len();
-        let dt = self.spacing();
         let mut cos_sum = vec![0.0f64; kk];
         let mut sin_sum = vec![0.0f64; kk];
-        for un in u.clone() {
+        self.add_sums(u.clone(), &mut cos_sum, &mut sin_sum);
+        self.statistic_of_sums(&cos_sum, &sin_sum, n, psi, u, grad)
+    }
+
+    /// Adds `sum_n cos(t_k u_n)` into `cos_sum[k]` and `sum_n sin(t_k u_n)` into
+    /// `sin_sum[k]`: the characteristic-function sums of the sample `u`.
+    pub(crate) fn add_sums(
+        &self,
+        u: impl Iterator<Item = f64>,
+        cos_sum: &mut [f64],
+        sin_sum: &mut [f64],
+    ) {
+        let kk = self.knots.len();
+        let dt = self.spacing();
+        for un in u {
             let (s1, c1) = (dt * un).sin_cos();
             let (mut c, mut s) = (1.0f64, 0.0f64);
             cos_sum[0] += 1.0;
@@ -123,6 +136,22 @@ impl EppsPulleyGrid {
                 sin_sum[k] += s;
             }
         }
+    }
+
+    /// [`statistic`](Self::statistic) of a sample of `n` points from its sums
+    /// ([`add_sums`](Self::add_sums)); `dEP/du` of the points `u` (any of the `n`,
+    /// e.g. one rank's) written into `grad` if given.
+    pub(crate) fn statistic_of_sums(
+        &self,
+        cos_sum: &[f64],
+        sin_sum: &[f64],
+        n: usize,
+        psi: &[f64],
+        u: impl Iterator<Item = f64>,
+        grad: Option<&mut [f64]>,
+    ) -> f64 {
+        let kk = self.knots.len();
+        let dt = self.spacing();
         let nf = n as f64;
         let mut ep = 0.0;
         // gamma_k = 2 omega_k t_k (S_k + i (C_k - psi_k)); dEP/du_n = Re sum_k gamma_k e^{i t_k u_n}

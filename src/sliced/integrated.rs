@@ -9,16 +9,18 @@ use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
 use crate::error::{Error, Result};
 use crate::numerics::row_scale;
-use crate::pairwise::{PairRequest, PairSums, pair_sums_into};
+use crate::pairwise::{PairRequest, PairSums, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
 use crate::rows::{check_input, row_slice};
+use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::special::omega;
 use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
-use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean};
-use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+use crate::zonal::{TABLE_TOLERANCE, Tabulated, ZonalFunction, zonal_mean, zonal_share};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The grid sums both twins are made of, at a distance `r`:
 /// `(sum_k omega_k Omega_d(t_k r), sum_k omega_k t_k^2 Omega_{d+2}(t_k r))`.
@@ -111,7 +113,7 @@ impl Objective for SusregIntegrated {
     ) -> Result<f64> {
         check_input(&z, 2, None)?;
         let d = z.ncols();
-        let profile = self.take_profile(d);
+        let profile = self.profile_for(d);
         let n = z.nrows() as f64;
         let mean = zonal_mean(z, None, &profile, n, sink, &mut self.ws);
         self.profile = Some((d, profile));
@@ -120,15 +122,15 @@ impl Objective for SusregIntegrated {
 }
 
 impl SusregIntegrated {
-    /// The tabulated profile for dimension `d` (the cached one, or built).
-    fn take_profile(&mut self, d: usize) -> Tabulated<SusTwinProfile> {
+    /// The tabulated profile for dimension `d` (the cached one, taken out of the cache).
+    fn profile_for(&mut self, d: usize) -> Tabulated<SusTwinProfile> {
         match self.profile.take() {
             Some((pd, profile)) if pd == d => profile,
             _ => Tabulated::new(SusTwinProfile(OmegaSums::new(d, &self.grid))),
         }
     }
 
-    /// The constant term: `loss = N (mean_{i,j} f(c_ij) + constant)`.
+    /// The constant term `sum_k omega_k (psi_k^2 - 2 psi_k Omega_d(sqrt(d) t_k))`.
     fn constant(&self, d: usize) -> f64 {
         let psi = susreg_target(&self.grid, d, self.exact_target);
         let sd = (d as f64).sqrt();
@@ -145,10 +147,40 @@ impl SusregIntegrated {
     /// (`None` where no table met the tolerance) and the constant term.
     #[cfg(feature = "burn")]
     pub(crate) fn device_profile(&mut self, d: usize) -> (Option<Table>, f64) {
-        let profile = self.take_profile(d);
+        let profile = self.profile_for(d);
         let table = profile.table().cloned();
         self.profile = Some((d, profile));
         (table, self.constant(d))
+    }
+}
+
+/// SUSReg's twin sharded: the gathered rows, no exchange between the phases.
+impl<F: Real> Sharded<F> for SusregIntegrated {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        check_input(&shard.all_rows("SUSReg-integrated")?, 2, None)?;
+        Ok(Exchange::Nothing)
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        check_exchanged(exchanged, 0, "SUSReg-integrated exchanges nothing")?;
+        let all = shard.all_rows("SUSReg-integrated")?;
+        check_input(&all, 2, None)?;
+        let (n, d) = all.dim();
+        let profile = self.profile_for(d);
+        let nf = n as f64;
+        let part = zonal_share(shard, None, &profile, nf, "SUSReg-integrated");
+        self.profile = Some((d, profile));
+        let (mean, grad) = part?;
+        let mine = shard.local_range().len() as f64 / nf;
+        Ok(ShardResult {
+            share: nf * (mean + mine * self.constant(d)),
+            loss: None,
+            grad,
+        })
     }
 }
 
@@ -229,13 +261,7 @@ impl Objective for SigregIntegrated {
         let (n, d) = z.dim();
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
         let norms = row_norms(z);
-        let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
-        let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
-        if !s_max.is_finite() {
-            return Err(Error::NotRepresentable {
-                what: "squared distances between rows overflow f64; rescale the embeddings".into(),
-            });
-        }
+        let (sq, s_max) = squares(&norms)?;
         let (middle, radial) = middle_terms(&self.grid, d, &norms, S::WANTED);
         let mut ws = std::mem::take(&mut self.ws);
         // Every call tabulates (a small batch too: the same call twice gives the same
@@ -247,9 +273,9 @@ impl Objective for SigregIntegrated {
             } else {
                 None
             };
-            let sums = pair_term(z, &sq, table, &profile, grad.as_mut());
+            let sums = pair_term(z, None, &sq, table, &profile, grad.as_mut());
             if let Some(mut g) = grad {
-                gradient_rows(z, &mut g, &sums.row_weights, &radial);
+                gradient_rows(z, n, &mut g, &sums.row_weights, &radial);
                 sink.add(g.view())?;
             }
             Ok(sums.total / n as f64 + middle)
@@ -286,12 +312,7 @@ impl SigregIntegrated {
         gradient: bool,
     ) -> Result<SigTwinDevice> {
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
-        let s_max = 4.0 * norms.iter().fold(0.0f64, |m, v| m.max(v * v));
-        if !s_max.is_finite() {
-            return Err(Error::NotRepresentable {
-                what: "squared distances between rows overflow f64; rescale the embeddings".into(),
-            });
-        }
+        let (_, s_max) = squares(norms)?;
         let (constant, rows) = middle_rows(&self.grid, d, norms, gradient);
         let mut m: Vec<f64> = rows.iter().map(|(m, _)| *m).collect();
         let mean = m.iter().sum::<f64>() / norms.len() as f64;
@@ -311,6 +332,66 @@ impl SigregIntegrated {
     }
 }
 
+/// SIGReg's twin sharded: the gathered rows, no exchange between the phases.
+impl<F: Real> Sharded<F> for SigregIntegrated {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        check_input(&shard.all_rows("SIGReg-integrated")?, 2, None)?;
+        Ok(Exchange::Nothing)
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        check_exchanged(exchanged, 0, "SIGReg-integrated exchanges nothing")?;
+        let all = shard.all_rows("SIGReg-integrated")?;
+        check_input(&all, 2, None)?;
+        let (n, d) = all.dim();
+        let local = shard.local_range();
+        let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
+        let norms = row_norms(all);
+        let (sq, s_max) = squares(&norms)?;
+        // The middle and constant terms are sums over rows: this shard's rows' part.
+        let (middle, radial) = middle_terms(&self.grid, d, &norms[local.clone()], true);
+        let table = self.table_for(d, s_max, &profile);
+        let mut grad = Array2::<F>::zeros((local.len(), d));
+        let sums = pair_term(
+            all,
+            Some(local.clone()),
+            &sq,
+            table,
+            &profile,
+            Some(&mut grad.view_mut()),
+        );
+        gradient_rows(
+            shard.local_rows(),
+            n,
+            &mut grad.view_mut(),
+            &sums.row_weights,
+            &radial,
+        );
+        Ok(ShardResult {
+            share: sums.total / n as f64 + middle,
+            loss: None,
+            grad,
+        })
+    }
+}
+
+/// The squared norms and the largest squared distance they allow, `4 max |z_i|^2`,
+/// or an error where it overflows.
+fn squares(norms: &[f64]) -> Result<(Vec<f64>, f64)> {
+    let sq: Vec<f64> = norms.iter().map(|v| v * v).collect();
+    let s_max = 4.0 * sq.iter().fold(0.0f64, |m, v| m.max(*v));
+    if !s_max.is_finite() {
+        return Err(Error::NotRepresentable {
+            what: "squared distances between rows overflow f64; rescale the embeddings".into(),
+        });
+    }
+    Ok((sq, s_max))
+}
+
 /// The norms `|z_i|` in `f64`, robust to huge or tiny rows.
 fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
     let mut buf = Vec::new();
@@ -323,8 +404,10 @@ fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
 /// The pair term `sum_{i,j} h(|z_i - z_j|^2)` from the Gram matrix and the squared
 /// norms `sq`, with the tabulated profile where there is a table; with the gradient,
 /// the row weights `sum_j h'_ij` and `(W Z)_i = sum_j h'_ij z_j` added into `grad`.
+/// With `local`, `i` runs over those rows only (and `grad` has their rows).
 fn pair_term<F: Real>(
     z: ArrayView2<F>,
+    local: Option<Range<usize>>,
     sq: &[f64],
     table: Option<&Table>,
     profile: &SigTwinProfile,
@@ -353,7 +436,11 @@ fn pair_term<F: Real>(
         row_weights: grad.is_some(),
         ..Default::default()
     };
-    pair_sums_into(z, &term, req, grad.map(|g| g.view_mut()))
+    let grad = grad.map(|g| g.view_mut());
+    match local {
+        None => pair_sums_into(z, &term, req, grad),
+        Some(r) => pair_rows_into(z, r, &term, req, grad),
+    }
 }
 
 /// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,
@@ -403,14 +490,16 @@ fn middle_rows(
     (knots().map(|((_, w), psi)| w * psi * psi).sum(), rows)
 }
 
-/// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`.
+/// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`,
+/// for the rows `z` of a batch of `n` rows.
 fn gradient_rows<F: Real>(
     z: ArrayView2<F>,
+    n: usize,
     wz: &mut ArrayViewMut2<F>,
     row_weights: &[f64],
     radial: &[f64],
 ) {
-    let c = 4.0 / z.nrows() as f64;
+    let c = 4.0 / n as f64;
     for ((mut grow, zrow), (rw, rad)) in wz
         .rows_mut()
         .into_iter()

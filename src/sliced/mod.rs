@@ -19,6 +19,7 @@ pub use susreg::Susreg;
 use crate::error::{Error, Result, invalid};
 use crate::numerics::{MAX_DIM, SPLITMIX_GAMMA, rescale_row, splitmix64};
 use crate::real::Real;
+use crate::shard::check_exchanged;
 use crate::workspace::{filled, zeroed};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -176,6 +177,15 @@ impl Directions {
         self.step = step;
     }
 
+    /// The number of directions per call (an error for unusable fixed directions).
+    pub fn count(&self) -> Result<usize> {
+        match &self.source {
+            Source::Fresh { slices, .. } => Ok(*slices),
+            Source::Fixed(a) => Ok(a.nrows()),
+            Source::Unusable(e) => Err(e.clone()),
+        }
+    }
+
     /// The directions for this call in dimension `d`, written into `buf` (advancing
     /// the call counter).
     pub fn next<'b, G: Real>(
@@ -183,7 +193,20 @@ impl Directions {
         d: usize,
         buf: &'b mut Vec<G>,
     ) -> Result<ArrayView2<'b, G>> {
-        let m = match &self.source {
+        let m = self.write(d, buf)?;
+        self.step = self.step.wrapping_add(1);
+        filled(buf, m, d)
+    }
+
+    /// The directions [`next`](Self::next) would give, without advancing the counter.
+    pub fn peek<'b, G: Real>(&self, d: usize, buf: &'b mut Vec<G>) -> Result<ArrayView2<'b, G>> {
+        let m = self.write(d, buf)?;
+        filled(buf, m, d)
+    }
+
+    /// Writes the directions of the current call into `buf`; returns their number.
+    fn write<G: Real>(&self, d: usize, buf: &mut Vec<G>) -> Result<usize> {
+        Ok(match &self.source {
             Source::Fresh { slices, seed } => {
                 check_dim(d)?;
                 draw(&mut zeroed(buf, *slices, d)?, *seed, self.step);
@@ -203,9 +226,7 @@ impl Directions {
                 a.nrows()
             }
             Source::Unusable(e) => return Err(e.clone()),
-        };
-        self.step = self.step.wrapping_add(1);
-        filled(buf, m, d)
+        })
     }
 
     pub fn describe(&self) -> String {
@@ -217,9 +238,104 @@ impl Directions {
     }
 }
 
+/// The row count `N` of the whole batch from phase 1's reduced numbers (the
+/// characteristic-function sums of `directions`' `M` directions, then `N`), checked:
+/// `2 M K + 1` finite numbers, `N` a whole number `>= 2` and `>= local` (this
+/// rank's rows).
+pub(crate) fn global_rows(
+    directions: &Directions,
+    grid: &EppsPulleyGrid,
+    exchanged: &[f64],
+    local: usize,
+) -> Result<usize> {
+    let len = 2 * directions.count()? * grid.knots().len();
+    check_exchanged(
+        exchanged,
+        len + 1,
+        "the summed characteristic-function sums of every direction, then the row count",
+    )?;
+    let rows = exchanged[len];
+    if rows.fract() != 0.0 || rows < local as f64 || rows > MAX_ROWS {
+        return Err(invalid(
+            "row count",
+            rows,
+            &format!(
+                "the summed row counts of every rank, a whole number >= this rank's {local} rows"
+            ),
+        ));
+    }
+    if rows < 2.0 {
+        return Err(Error::TooFewPoints {
+            n: rows as usize,
+            min: 2,
+        });
+    }
+    Ok(rows as usize)
+}
+
+/// The largest row count carried exactly in an `f64` (`2^53`).
+const MAX_ROWS: f64 = 9_007_199_254_740_992.0;
+
+/// The characteristic-function sums of the whole batch, for the sharded statistic:
+/// `sums[m]` holds, for direction `m`, `K` cosine sums then `K` sine sums (as
+/// [`EppsPulleyGrid::add_sums`] forms them), and `rows` is the batch's row count.
+pub(crate) struct GlobalSums<'a> {
+    pub sums: &'a [f64],
+    pub rows: usize,
+}
+
+/// The projections `P^T = A_c X^T` (one direction per row) into `proj`, in blocks of
+/// [`ROW_BLOCK`] rows of `X` so that the GEMM's own packing scratch stays bounded.
+fn project<G: Real>(x: ArrayView2<G>, ac: ArrayView2<G>, proj: &mut Vec<G>) -> Result<()> {
+    let mut pt = zeroed(proj, ac.nrows(), x.nrows())?;
+    for (xb, mut pb) in x
+        .axis_chunks_iter(Axis(0), ROW_BLOCK)
+        .zip(pt.axis_chunks_iter_mut(Axis(1), ROW_BLOCK))
+    {
+        general_mat_mul(G::one(), &ac, &xb.t(), G::zero(), &mut pb);
+    }
+    Ok(())
+}
+
+/// `u = scale * p` as `f64`.
+fn scaled<G: Real>(p: &[G], scale: f64) -> impl Iterator<Item = f64> + Clone + '_ {
+    p.iter().map(move |v| v.to_f64() * scale)
+}
+
+/// Phase 1 of the sharded statistic: the characteristic-function sums of this
+/// rank's projections `u_nm = scale * x_n . a_m`, `2 K` numbers per direction in
+/// the layout of [`GlobalSums`].
+pub(crate) fn sliced_sums<G: Real>(
+    x: ArrayView2<G>,
+    a: ArrayView2<G>,
+    scale: f64,
+    grid: &EppsPulleyGrid,
+    proj: &mut Vec<G>,
+) -> Result<Vec<f64>> {
+    let n = x.nrows();
+    let kk = grid.knots().len();
+    let mut out = Vec::with_capacity(2 * kk * a.nrows());
+    for ac in a.axis_chunks_iter(Axis(0), CHUNK) {
+        project(x, ac, proj)?;
+        let sums: Vec<Vec<f64>> = proj[..ac.nrows() * n]
+            .par_chunks(n)
+            .map(|p| {
+                let mut cs = vec![0.0f64; 2 * kk];
+                let (c, s) = cs.split_at_mut(kk);
+                grid.add_sums(scaled(p, scale), c, s);
+                cs
+            })
+            .collect();
+        sums.iter().for_each(|cs| out.extend_from_slice(cs));
+    }
+    Ok(out)
+}
+
 /// The mean over directions of the Epps–Pulley statistic of `u_nm = scale * x_n . a_m`
 /// against `psi`, and, when `grad` is given, `(scale / M) sum_m dEP_m/du_nm a_m`
-/// added into it.
+/// added into it. With `global`, the rows `x` are one rank's and the statistic is
+/// that of the whole batch, from its sums; the gradient is then with respect to
+/// this rank's rows.
 ///
 /// Projections are one GEMM per chunk of [`CHUNK`] directions (into `proj`); the
 /// statistics of the directions in a chunk run in parallel (their derivatives into
@@ -231,41 +347,40 @@ pub(crate) fn sliced_statistic<G: Real>(
     scale: f64,
     grid: &EppsPulleyGrid,
     psi: &[f64],
+    global: Option<GlobalSums>,
     mut grad: Option<&mut ArrayViewMut2<G>>,
     proj: &mut Vec<G>,
     dproj: &mut Vec<G>,
 ) -> Result<f64> {
     let n = x.nrows();
     let m = a.nrows();
+    let kk = grid.knots().len();
+    let stat = |dir: usize, p: &[G], du: Option<&mut [f64]>| match &global {
+        None => grid.statistic(scaled(p, scale), n, psi, du),
+        Some(gs) => {
+            let (c, s) = gs.sums[2 * kk * dir..2 * kk * (dir + 1)].split_at(kk);
+            grid.statistic_of_sums(c, s, gs.rows, psi, scaled(p, scale), du)
+        }
+    };
     let mut total = 0.0;
     let mut start = 0;
     while start < m {
         let end = (start + CHUNK).min(m);
         let ac = a.slice(s![start..end, ..]);
         let rows = end - start;
-        // Projections, one direction per row: P^T = A_c X^T (rows x N), in blocks of
-        // ROW_BLOCK rows of X so that the GEMM's own packing scratch stays bounded too.
-        let mut pt = zeroed(proj, rows, n)?;
-        for (xb, mut pb) in x
-            .axis_chunks_iter(Axis(0), ROW_BLOCK)
-            .zip(pt.axis_chunks_iter_mut(Axis(1), ROW_BLOCK))
-        {
-            general_mat_mul(G::one(), &ac, &xb.t(), G::zero(), &mut pb);
-        }
+        project(x, ac, proj)?;
         let p_slice = &proj[..rows * n];
-        fn u<G: Real>(p: &[G], scale: f64) -> impl Iterator<Item = f64> + Clone + '_ {
-            p.iter().map(move |v| v.to_f64() * scale)
-        }
         let stats: Vec<f64> = match grad.as_mut() {
             Some(g) => {
                 zeroed(dproj, rows, n)?;
                 let stats = p_slice
                     .par_chunks(n)
                     .zip(dproj[..rows * n].par_chunks_mut(n))
+                    .enumerate()
                     .map_init(
                         || vec![0.0f64; n],
-                        |du, (p, out)| {
-                            let ep = grid.statistic(u(p, scale), n, psi, Some(du));
+                        |du, (k, (p, out))| {
+                            let ep = stat(start + k, p, Some(du));
                             for (o, gv) in out.iter_mut().zip(du.iter()) {
                                 *o = G::from_f64(*gv);
                             }
@@ -280,7 +395,8 @@ pub(crate) fn sliced_statistic<G: Real>(
             }
             None => p_slice
                 .par_chunks(n)
-                .map(|p| grid.statistic(u(p, scale), n, psi, None))
+                .enumerate()
+                .map(|(k, p)| stat(start + k, p, None))
                 .collect(),
         };
         total += stats.iter().sum::<f64>();

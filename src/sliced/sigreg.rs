@@ -1,12 +1,13 @@
 //! SIGReg (LeJEPA): sliced Epps–Pulley test of raw embeddings against `N(0, I)`.
 
-use super::{Directions, EppsPulleyGrid, sliced_statistic};
+use super::{Directions, EppsPulleyGrid, GlobalSums, global_rows, sliced_statistic, sliced_sums};
 use crate::error::Result;
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
 use crate::rows::check_input;
+use crate::shard::{Exchange, Shard, ShardResult, Sharded};
 use crate::workspace::{Buffers, Workspace, zeroed};
-use ndarray::{ArrayView2, AsArray, Ix2};
+use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 
 /// SIGReg, exactly as LeJEPA's code: `M` directions uniform on the sphere, the
 /// Epps–Pulley statistic of each projection `u_n = a_m . z_n` of the raw (not
@@ -148,11 +149,78 @@ impl Objective for Sigreg {
             } else {
                 None
             };
-            let loss = sliced_statistic(z, a, 1.0, grid, &psi, grad.as_mut(), proj, dproj)?;
+            let loss = sliced_statistic(z, a, 1.0, grid, &psi, None, grad.as_mut(), proj, dproj)?;
             if let Some(g) = grad {
                 sink.add(g.view())?;
             }
             Ok(loss)
+        })
+    }
+}
+
+/// SIGReg sharded, as LeJEPA distributes it: every rank draws the same directions
+/// from `(seed, step)`, and between the phases the characteristic-function sums of
+/// every direction (`2 M K` numbers) and the row count are all-reduced; every rank
+/// then has the same loss, with LeJEPA's factor `N` the global row count, and the
+/// exact gradient with respect to its own rows. Only the local rows are needed.
+impl<F: Real> Sharded<F> for Sigreg {
+    fn needs_all_rows(&self) -> bool {
+        false
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        let z = shard.local_rows();
+        check_input(&z, 1, None)?;
+        let Sigreg {
+            directions,
+            grid,
+            ws,
+        } = self;
+        ws.with(|b: &mut Buffers<F>| {
+            let [dirs, proj, _] = &mut b.slices;
+            let a = directions.peek(z.ncols(), dirs)?;
+            let mut sums = sliced_sums(z, a, 1.0, grid, proj)?;
+            sums.push(z.nrows() as f64);
+            Ok(Exchange::Sum(sums))
+        })
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        let z = shard.local_rows();
+        check_input(&z, 1, None)?;
+        let (n, d) = z.dim();
+        let rows = global_rows(&self.directions, &self.grid, exchanged, n)?;
+        let Sigreg {
+            directions,
+            grid,
+            ws,
+        } = self;
+        let psi = grid.gaussian_target();
+        let mut grad = Array2::<F>::zeros((n, d));
+        let loss = ws.with(|b: &mut Buffers<F>| {
+            let [dirs, proj, dproj] = &mut b.slices;
+            let a = directions.next(d, dirs)?;
+            let global = GlobalSums {
+                sums: &exchanged[..exchanged.len() - 1],
+                rows,
+            };
+            let mut g = grad.view_mut();
+            sliced_statistic(
+                z,
+                a,
+                1.0,
+                grid,
+                &psi,
+                Some(global),
+                Some(&mut g),
+                proj,
+                dproj,
+            )
+        })?;
+        Ok(ShardResult {
+            share: loss * (n as f64 / rows as f64),
+            loss: Some(loss),
+            grad,
         })
     }
 }

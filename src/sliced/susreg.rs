@@ -1,14 +1,15 @@
 //! SUSReg (SPHERE-JEPA): sliced Epps–Pulley test of normalised embeddings against
 //! the scaled marginal of the uniform distribution on the sphere.
 
-use super::{Directions, EppsPulleyGrid, sliced_statistic};
+use super::{Directions, EppsPulleyGrid, GlobalSums, global_rows, sliced_statistic, sliced_sums};
 use crate::error::Result;
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
 use crate::rows::{SphereRows, check_input};
+use crate::shard::{Exchange, Shard, ShardResult, Sharded};
 use crate::special::omega;
 use crate::workspace::{Buffers, Workspace, zeroed};
-use ndarray::{ArrayView2, AsArray, Ix2};
+use ndarray::{Array2, ArrayView2, AsArray, Ix2};
 
 /// Above this dimension SPHERE-JEPA swaps the exact target for `N(0, 1)`.
 pub const GAUSSIAN_TARGET_ABOVE: usize = 256;
@@ -167,12 +168,96 @@ impl Objective for Susreg {
                 None
             };
             let scale = (d as f64).sqrt();
-            let loss = sliced_statistic(rows.x, a, scale, grid, &psi, grad.as_mut(), proj, dproj)?;
+            let loss = sliced_statistic(
+                rows.x,
+                a,
+                scale,
+                grid,
+                &psi,
+                None,
+                grad.as_mut(),
+                proj,
+                dproj,
+            )?;
             if let Some(mut g) = grad {
                 rows.chain(&mut g, 1.0);
                 sink.add(g.view())?;
             }
             Ok(loss)
+        })
+    }
+}
+
+/// SUSReg sharded, as [`Sigreg`](super::Sigreg)'s: the same directions on every
+/// rank, the characteristic-function sums and the row count all-reduced between the
+/// phases, the same loss on every rank and the exact gradient of its own rows. Only
+/// the local rows are needed.
+impl<F: Real> Sharded<F> for Susreg {
+    fn needs_all_rows(&self) -> bool {
+        false
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        let z = shard.local_rows();
+        check_input(&z, 1, None)?;
+        let d = z.ncols();
+        let Susreg {
+            directions,
+            grid,
+            ws,
+            ..
+        } = self;
+        ws.with(|b: &mut Buffers<F>| {
+            let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+            let [dirs, proj, _] = &mut b.slices;
+            let a = directions.peek(d, dirs)?;
+            let mut sums = sliced_sums(rows.x, a, (d as f64).sqrt(), grid, proj)?;
+            sums.push(z.nrows() as f64);
+            Ok(Exchange::Sum(sums))
+        })
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        let z = shard.local_rows();
+        check_input(&z, 1, None)?;
+        let (n, d) = z.dim();
+        let total = global_rows(&self.directions, &self.grid, exchanged, n)?;
+        let psi = susreg_target(&self.grid, d, self.exact_target);
+        let Susreg {
+            directions,
+            grid,
+            ws,
+            ..
+        } = self;
+        let mut grad = Array2::<F>::zeros((n, d));
+        let loss = ws.with(|b: &mut Buffers<F>| {
+            let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+            let [dirs, proj, dproj] = &mut b.slices;
+            let a = directions.next(d, dirs)?;
+            let global = GlobalSums {
+                sums: &exchanged[..exchanged.len() - 1],
+                rows: total,
+            };
+            let mut g = grad.view_mut();
+            let scale = (d as f64).sqrt();
+            let loss = sliced_statistic(
+                rows.x,
+                a,
+                scale,
+                grid,
+                &psi,
+                Some(global),
+                Some(&mut g),
+                proj,
+                dproj,
+            )?;
+            rows.chain(&mut g, 1.0);
+            Ok::<f64, crate::Error>(loss)
+        })?;
+        Ok(ShardResult {
+            share: loss * (n as f64 / total as f64),
+            loss: Some(loss),
+            grad,
         })
     }
 }

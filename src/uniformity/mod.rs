@@ -45,6 +45,7 @@ use crate::kernel::{Kernel, describe};
 use crate::numerics::MAX_DIM;
 use crate::real::Real;
 use crate::rows::{SphereRows, check_input};
+use crate::shard::Shard;
 use family::Family;
 use ndarray::ArrayView2;
 use null::NullDistribution;
@@ -150,6 +151,20 @@ impl Prepared {
         let (mut x, mut norms) = (Vec::<F>::new(), Vec::new());
         let rows = SphereRows::new(&z, &mut x, &mut norms)?;
         Ok(self.profile.mean(rows.x, self.diagonal, self.psi1))
+    }
+
+    /// This shard's part of the statistic of the gathered rows.
+    fn statistic_share<F: Real>(
+        &self,
+        all: ArrayView2<F>,
+        local: std::ops::Range<usize>,
+    ) -> Result<f64> {
+        check_input(&all, 2, Some(self.d))?;
+        let (mut x, mut norms) = (Vec::<F>::new(), Vec::new());
+        let rows = SphereRows::new(&all, &mut x, &mut norms)?;
+        Ok(self
+            .profile
+            .mean_share(rows.x, local, self.diagonal, self.psi1))
     }
 
     fn null(&self) -> Result<&NullDistribution> {
@@ -475,6 +490,35 @@ impl UniformityTest {
     pub fn statistic<F: Real>(&self, z: ArrayView2<F>) -> Result<f64> {
         check_input(&z, 2, self.family.dim())?;
         self.prepare(z.ncols())?.statistic(z)
+    }
+
+    /// This rank's share of the statistic of a batch sharded over ranks (see
+    /// [`shard`](crate::shard)): the gathered rows, this rank's among them. The
+    /// shares of all ranks sum to [`statistic`](Self::statistic) of the whole batch
+    /// (to rounding); [`p_value`](Self::p_value) of the sum, with the whole batch's
+    /// `N` and `d`, is then the same on every rank and for any number of ranks (a
+    /// Monte Carlo p-value is seeded: every rank draws the same replicates). Work
+    /// `O(N_r N d)` per rank, the degree-2 tests (Rayleigh, Bingham) included.
+    ///
+    /// ```
+    /// use unisphere::{ndarray::Array2, shard::Shard, uniformity::UniformityTest};
+    /// let z = Array2::from_shape_fn((60, 4), |(i, j)| ((i * 13 + j * 7) % 11) as f64 - 5.0);
+    /// let test = UniformityTest::pcvm();
+    /// let whole = test.run(z.view())?;
+    /// let shares: f64 = [0..1, 1..25, 25..60]
+    ///     .into_iter()
+    ///     .map(|r| test.shard_statistic(&Shard::new(z.view(), r)?))
+    ///     .sum::<Result<f64, _>>()?;
+    /// assert!((shares - whole.statistic).abs() < 1e-12 * whole.statistic.abs());
+    /// let (p, _) = test.p_value(shares, 60, 4)?;
+    /// assert!((p - whole.p_value).abs() < 1e-10);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn shard_statistic<F: Real>(&self, shard: &Shard<F>) -> Result<f64> {
+        let all = shard.all_rows("a test of uniformity")?;
+        check_input(&all, 2, self.family.dim())?;
+        self.prepare(all.ncols())?
+            .statistic_share(all, shard.local_range())
     }
 
     /// The p-value of a statistic of `n` points in dimension `d`, and how it was

@@ -3,12 +3,13 @@
 //! moments of the sample when `psi` has degree at most 2.
 
 use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
-use crate::pairwise::{PairRequest, pair_sums};
+use crate::pairwise::{PairRequest, pair_rows_into, pair_sums};
 use crate::real::Real;
 use crate::table::{Accuracy, Table};
 use crate::zonal::{SeriesProfile, Tabulated, ZonalFunction};
 use ndarray::{Array2, ArrayView2};
 use std::f64::consts::PI;
+use std::ops::Range;
 
 /// A test's kernel, in the form that evaluates fastest.
 #[derive(Debug)]
@@ -47,40 +48,88 @@ impl Profile {
     /// diagonal is 1 only to rounding, and kernels with a kink at `c = 1` would
     /// turn that rounding into errors of `1e-8` per point.
     pub fn mean<F: Real>(&self, x: ArrayView2<F>, diagonal: bool, psi1: f64) -> f64 {
+        if let Profile::Moments { v1, v2 } = self {
+            return moments(x, *v1, *v2);
+        }
+        self.share(x, None, diagonal, psi1)
+    }
+
+    /// The part of [`mean`](Self::mean) of the rows `local`:
+    /// `(1/n) sum_{i in local} sum_j psi(x_i . x_j)`, the parts of disjoint ranges
+    /// covering the rows summing to the mean; `O(|local| n d)` for every profile
+    /// (the degree-2 moments too, as the pairs `v1 d c + v2 (d+2)/2 (d c^2 - 1)`,
+    /// diagonal included as in [`moments`]).
+    pub fn mean_share<F: Real>(
+        &self,
+        x: ArrayView2<F>,
+        local: Range<usize>,
+        diagonal: bool,
+        psi1: f64,
+    ) -> f64 {
+        self.share(x, Some(local), diagonal, psi1)
+    }
+
+    /// The mean through the pairwise engine, or its part of the rows `local`.
+    fn share<F: Real>(
+        &self,
+        x: ArrayView2<F>,
+        local: Option<Range<usize>>,
+        diagonal: bool,
+        psi1: f64,
+    ) -> f64 {
         let n = x.nrows() as f64;
-        let diagonal_total = if diagonal { n * psi1 } else { 0.0 };
+        let rows = local.as_ref().map_or(x.nrows(), |r| r.len()) as f64;
+        let diagonal_total = if diagonal { rows * psi1 } else { 0.0 };
         let off_diagonal = match self {
-            Profile::Moments { v1, v2 } => return moments(x, *v1, *v2),
-            Profile::Series(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
-            Profile::Poisson(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
-            Profile::Softmax(p) => pair_total(x, |c, v| p.eval_batch(c, v, None)),
-            Profile::Angular(t) => pair_total(x, |c, v| t.eval_batch(c, v)),
+            Profile::Moments { v1, v2 } => {
+                let d = x.ncols() as f64;
+                let (a, b) = (v1 * d, v2 * (d + 2.0) / 2.0);
+                let psi = move |c: f64| a * c + b * (d * c * c - 1.0);
+                // The moment formulas include the diagonal, whatever the test's flag.
+                let off = pair_total(x, local, scalar(psi));
+                return (off + rows * psi(1.0)) / n;
+            }
+            Profile::Series(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            Profile::Poisson(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            Profile::Softmax(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            Profile::Angular(t) => pair_total(x, local, |c, v| t.eval_batch(c, v)),
             Profile::GineGn { g } => pair_total(
                 x,
+                local,
                 scalar(|c| 0.5 - g * ((1.0 - c) * (1.0 + c)).max(0.0).sqrt()),
             ),
-            Profile::Bakshaev { tau } => {
-                pair_total(x, scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).sqrt()))
-            }
+            Profile::Bakshaev { tau } => pair_total(
+                x,
+                local,
+                scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).sqrt()),
+            ),
             Profile::Riesz { tau, pow } => {
-                pair_total(x, scalar(|c| tau - pow.eval(2.0 * (1.0 - c))))
+                pair_total(x, local, scalar(|c| tau - pow.eval(2.0 * (1.0 - c))))
             }
-            Profile::PadCircle => pair_total(x, scalar(pad_circle)),
+            Profile::PadCircle => pair_total(x, local, scalar(pad_circle)),
         };
         (off_diagonal + diagonal_total) / n
     }
 }
 
-/// `sum_{i != j} psi(g_ij)` over ordered pairs through the pairwise engine;
-/// `batch(c, v)` writes `psi(c_j)` into `v_j` (and may overwrite `c` as scratch).
-fn pair_total<F: Real>(x: ArrayView2<F>, batch: impl Fn(&mut [f64], &mut [f64]) + Sync) -> f64 {
+/// `sum_{i != j} psi(g_ij)` over ordered pairs through the pairwise engine (with
+/// `local`, over `i` in those rows only); `batch(c, v)` writes `psi(c_j)` into `v_j`
+/// (and may overwrite `c` as scratch).
+fn pair_total<F: Real>(
+    x: ArrayView2<F>,
+    local: Option<Range<usize>>,
+    batch: impl Fn(&mut [f64], &mut [f64]) + Sync,
+) -> f64 {
     let req = PairRequest {
         diagonal: false,
         ..Default::default()
     };
     let term =
         |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| batch(g, v);
-    pair_sums(x, &term, req).total
+    match local {
+        None => pair_sums(x, &term, req).total,
+        Some(r) => pair_rows_into(x, r, &term, req, None).total,
+    }
 }
 
 /// A batch evaluator from a scalar kernel (the cosines clamped to `[-1, 1]`).
