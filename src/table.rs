@@ -16,7 +16,7 @@ use crate::numerics::{chebyshev_coeffs, chebyshev_points};
 pub(crate) const DEGREE: usize = 8;
 /// Coefficients per polynomial (value or slope) on an interval.
 pub(crate) const NC: usize = DEGREE + 1;
-/// The most intervals a table may use.
+/// The most intervals a table may use (an interval's index must fit an `i32`).
 pub(crate) const MAX_INTERVALS: usize = 1 << 14;
 
 /// How accurate a table must be.
@@ -286,9 +286,12 @@ impl Table {
     /// The interval holding `x` (clamped into `[lo, hi]`) and the local coordinate.
     #[inline(always)]
     fn locate(&self, x: f64) -> (usize, f64) {
+        // u is in [0, intervals] (or NaN, which `as` takes to 0), and intervals is at
+        // most MAX_INTERVALS: the index goes through i32, whose conversions to and
+        // from f64 are single instructions (usize's are not).
         let u = (x.clamp(self.lo, self.hi) - self.lo) * self.inv_h;
-        let i = (u as usize).min(self.intervals - 1);
-        (i, 2.0 * (u - i as f64) - 1.0)
+        let i = (u as i32).min(self.intervals as i32 - 1);
+        (i as usize, 2.0 * (u - f64::from(i)) - 1.0)
     }
 }
 
