@@ -212,11 +212,30 @@ impl SigTwinProfile {
 #[derive(Debug, Clone, Default)]
 pub struct SigregIntegrated {
     grid: EppsPulleyGrid,
-    /// The profile tabulated on `[0, s_hi]` for dimension `d`: `(d, s_hi, table)`,
-    /// `s_hi` a power of two, so a table depends only on the range it must cover and
-    /// is reused across calls whose squared distances fit in it.
-    table: Option<(usize, f64, Table)>,
+    /// The pair profile `h` in the squared distance, on `[0, s_hi]`.
+    table: RangeTable,
+    /// The middle terms `(m(r), radial(r))` of [`MiddleTerms`] in the norm, on `[0, r_hi]`.
+    middle: RangeTable,
     ws: Workspace,
+}
+
+/// A table on `[0, hi]` kept across calls, `hi` the power of two at or above the
+/// range a call needs, so that a table depends only on that range and the
+/// dimension, and is rebuilt only when either changes (a build that met no
+/// tolerance is kept too, as `None`, and not retried every call).
+#[derive(Debug, Clone, Default)]
+struct RangeTable(Option<(usize, f64, Option<Table>)>);
+
+impl RangeTable {
+    /// The table of `f` for dimension `d` covering `[0, max]`.
+    fn covering(&mut self, d: usize, max: f64, f: impl Fn(f64) -> (f64, f64)) -> Option<&Table> {
+        let hi = 2f64.powi(max.max(f64::MIN_POSITIVE).log2().ceil() as i32);
+        if !matches!(&self.0, Some((td, th, _)) if *td == d && *th == hi) {
+            let table = Table::build(0.0, hi, Accuracy::Global(TABLE_TOLERANCE), f);
+            self.0 = Some((d, hi, table));
+        }
+        self.0.as_ref().and_then(|(_, _, t)| t.as_ref())
+    }
 }
 
 impl SigregIntegrated {
@@ -228,22 +247,9 @@ impl SigregIntegrated {
     /// The Epps–Pulley grid: `knots` (odd, >= 3) points on `[0, t_max]`.
     pub fn with_grid(mut self, t_max: f64, knots: usize) -> Result<Self> {
         self.grid = EppsPulleyGrid::new(t_max, knots)?;
-        self.table = None;
+        self.table = RangeTable::default();
+        self.middle = RangeTable::default();
         Ok(self)
-    }
-
-    /// The cached table for dimension `d` covering squared distances up to `s_max`,
-    /// built (on the next power of two) if the cache does not cover it.
-    fn table_for(&mut self, d: usize, s_max: f64, profile: &SigTwinProfile) -> Option<&Table> {
-        let s_hi = 2f64.powi(s_max.max(f64::MIN_POSITIVE).log2().ceil() as i32);
-        let cached = matches!(&self.table, Some((td, hi, _)) if *td == d && *hi == s_hi);
-        if !cached {
-            self.table = Table::build(0.0, s_hi, Accuracy::Global(TABLE_TOLERANCE), |s| {
-                profile.eval(s)
-            })
-            .map(|t| (d, s_hi, t));
-        }
-        self.table.as_ref().map(|(_, _, t)| t)
     }
 }
 
@@ -262,11 +268,15 @@ impl Objective for SigregIntegrated {
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
         let norms = row_norms(z);
         let (sq, s_max) = squares(&norms)?;
-        let (middle, radial) = middle_terms(&self.grid, d, &norms, S::WANTED);
+        let terms = MiddleTerms::new(d, &self.grid);
+        let middle_table = self
+            .middle
+            .covering(d, max_norm(&norms), |r| terms.at(r, true));
+        let (middle, radial) = middle_terms(&terms, &norms, S::WANTED, middle_table);
         let mut ws = std::mem::take(&mut self.ws);
         // Every call tabulates (a small batch too: the same call twice gives the same
-        // bits, and a training loop reuses the table across calls).
-        let table = self.table_for(d, s_max, &profile);
+        // bits, and a training loop reuses the tables across calls).
+        let table = self.table.covering(d, s_max, |s| profile.eval(s));
         let result = ws.with(|b: &mut Buffers<F>| {
             let mut grad = if S::WANTED {
                 Some(zeroed(&mut b.grad, n, d)?)
@@ -313,7 +323,11 @@ impl SigregIntegrated {
     ) -> Result<SigTwinDevice> {
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
         let (_, s_max) = squares(norms)?;
-        let (constant, rows) = middle_rows(&self.grid, d, norms, gradient);
+        let terms = MiddleTerms::new(d, &self.grid);
+        let middle_table = self
+            .middle
+            .covering(d, max_norm(norms), |r| terms.at(r, true));
+        let (constant, rows) = middle_rows(&terms, norms, gradient, middle_table);
         let mut m: Vec<f64> = rows.iter().map(|(m, _)| *m).collect();
         let mean = m.iter().sum::<f64>() / norms.len() as f64;
         m.iter_mut().for_each(|v| *v -= mean);
@@ -322,7 +336,7 @@ impl SigregIntegrated {
         } else {
             Vec::new()
         };
-        let table = self.table_for(d, s_max, &profile).cloned();
+        let table = self.table.covering(d, s_max, |s| profile.eval(s)).cloned();
         Ok(SigTwinDevice {
             table,
             offset: constant - 2.0 * mean,
@@ -352,9 +366,14 @@ impl<F: Real> Sharded<F> for SigregIntegrated {
         let profile = SigTwinProfile(OmegaSums::new(d, &self.grid));
         let norms = row_norms(all);
         let (sq, s_max) = squares(&norms)?;
-        // The middle and constant terms are sums over rows: this shard's rows' part.
-        let (middle, radial) = middle_terms(&self.grid, d, &norms[local.clone()], true);
-        let table = self.table_for(d, s_max, &profile);
+        // The middle and constant terms are sums over rows: this shard's rows' part
+        // (from the table every shard builds alike, over all rows' norms).
+        let terms = MiddleTerms::new(d, &self.grid);
+        let middle_table = self
+            .middle
+            .covering(d, max_norm(&norms), |r| terms.at(r, true));
+        let (middle, radial) = middle_terms(&terms, &norms[local.clone()], true, middle_table);
+        let table = self.table.covering(d, s_max, |s| profile.eval(s));
         let mut grad = Array2::<F>::zeros((local.len(), d));
         let sums = pair_term(
             all,
@@ -444,9 +463,15 @@ fn pair_term<F: Real>(
 }
 
 /// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,
-/// and, with the gradient, `radial_i` such that their derivative in `z_i` is `radial_i z_i`.
-fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) -> (f64, Vec<f64>) {
-    let (constant, rows) = middle_rows(grid, d, norms, gradient);
+/// and, with the gradient, `radial_i` such that their derivative in `z_i` is `radial_i z_i`;
+/// from `table` (of [`MiddleTerms::at`]) where there is one.
+fn middle_terms(
+    terms: &MiddleTerms,
+    norms: &[f64],
+    gradient: bool,
+    table: Option<&Table>,
+) -> (f64, Vec<f64>) {
+    let (constant, rows) = middle_rows(terms, norms, gradient, table);
     let loss = norms.len() as f64 * constant - 2.0 * rows.iter().map(|(m, _)| m).sum::<f64>();
     let radial = if gradient {
         rows.iter().map(|(_, radial)| *radial).collect()
@@ -456,38 +481,67 @@ fn middle_terms(grid: &EppsPulleyGrid, d: usize, norms: &[f64], gradient: bool) 
     (loss, radial)
 }
 
-/// `C = sum_k omega_k psi_k^2` and, per row, `m_i = sum_k omega_k psi_k Omega_d(t_k |z_i|)`
-/// with (if `gradient`) `radial_i` of [`middle_terms`] (else 0). Rows in parallel, each
-/// row's sum in knot order: the same bits for any thread count.
-fn middle_rows(
-    grid: &EppsPulleyGrid,
-    d: usize,
-    norms: &[f64],
-    gradient: bool,
-) -> (f64, Vec<(f64, f64)>) {
-    let df = d as f64;
-    let knots = || {
-        grid.knots()
-            .iter()
-            .zip(grid.weights())
-            .zip(grid.gaussian_target())
-    };
-    let per_row = |r: &f64| {
+/// A row's middle terms at its norm `r`: `m(r) = sum_k omega_k psi_k Omega_d(t_k r)`
+/// and `radial(r) = 2 sum_k omega_k psi_k t_k^2 / d Omega_{d+2}(t_k r)`, each summed in
+/// knot order, and the constant `C = sum_k omega_k psi_k^2`.
+#[derive(Debug, Clone)]
+struct MiddleTerms {
+    d: f64,
+    /// Per knot: `(t_k, omega_k psi_k)`.
+    knots: Vec<(f64, f64)>,
+    constant: f64,
+}
+
+impl MiddleTerms {
+    fn new(d: usize, grid: &EppsPulleyGrid) -> Self {
+        let psi = grid.gaussian_target();
+        let knots = grid.knots().iter().zip(grid.weights()).zip(&psi);
+        MiddleTerms {
+            d: d as f64,
+            knots: knots.clone().map(|((t, w), p)| (*t, w * p)).collect(),
+            constant: knots.map(|((_, w), p)| w * p * p).sum(),
+        }
+    }
+
+    /// `(m(r), radial(r))`, the latter 0 unless `gradient`.
+    fn at(&self, r: f64, gradient: bool) -> (f64, f64) {
         let (mut m, mut radial) = (0.0, 0.0);
-        for ((t, w), psi) in knots() {
-            m += w * psi * omega(df, t * r);
+        for &(t, wp) in &self.knots {
+            m += wp * omega(self.d, t * r);
             if gradient {
-                radial += 2.0 * w * psi * t * t / df * omega(df + 2.0, t * r);
+                radial += 2.0 * wp * t * t / self.d * omega(self.d + 2.0, t * r);
             }
         }
         (m, radial)
+    }
+}
+
+/// The largest of the norms (0 for none).
+fn max_norm(norms: &[f64]) -> f64 {
+    norms.iter().fold(0.0f64, |m, v| m.max(*v))
+}
+
+/// `C` and, per row, `(m_i, radial_i)` of [`MiddleTerms`] at its norm: from `table`
+/// (of [`MiddleTerms::at`]) where there is one (`radial_i` then 0 unless `gradient`),
+/// else exactly, rows in parallel. Either way the same bits for any thread count.
+fn middle_rows(
+    terms: &MiddleTerms,
+    norms: &[f64],
+    gradient: bool,
+    table: Option<&Table>,
+) -> (f64, Vec<(f64, f64)>) {
+    let rows = match table {
+        Some(t) => norms
+            .iter()
+            .map(|&r| {
+                let (m, radial) = t.value_and_slope(r);
+                (m, if gradient { radial } else { 0.0 })
+            })
+            .collect(),
+        None if norms.len() < 64 => norms.iter().map(|&r| terms.at(r, gradient)).collect(),
+        None => norms.par_iter().map(|&r| terms.at(r, gradient)).collect(),
     };
-    let rows = if norms.len() < 64 {
-        norms.iter().map(per_row).collect()
-    } else {
-        norms.par_iter().map(per_row).collect()
-    };
-    (knots().map(|((_, w), psi)| w * psi * psi).sum(), rows)
+    (terms.constant, rows)
 }
 
 /// `dL/dz_i = (4/N)(rowW_i z_i - (W Z)_i) + radial_i z_i`, written over `wz = W Z`,
@@ -510,5 +564,55 @@ fn gradient_rows<F: Real>(
         Zip::from(&mut grow).and(&zrow).for_each(|gv, &zv| {
             *gv = F::from_f64(a * zv.to_f64() - c * gv.to_f64());
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn middle_table_matches_the_exact_terms() {
+        let grid = EppsPulleyGrid::default();
+        for d in [2usize, 3, 16, 257, 2048] {
+            let terms = MiddleTerms::new(d, &grid);
+            let sd = (d as f64).sqrt();
+            for r_max in [1.0, sd, 4.0 * sd] {
+                let mut cache = RangeTable::default();
+                let table = cache
+                    .covering(d, r_max, |r| terms.at(r, true))
+                    .unwrap_or_else(|| panic!("no middle table for d={d}, r_max={r_max}"));
+                let exact: Vec<(f64, f64)> = (0..=400)
+                    .map(|k| terms.at(r_max * k as f64 / 400.0, true))
+                    .collect();
+                let scale_m = exact.iter().fold(0.0f64, |m, e| m.max(e.0.abs()));
+                let scale_r = exact.iter().fold(0.0f64, |m, e| m.max(e.1.abs()));
+                for (k, (m, radial)) in exact.iter().enumerate() {
+                    let (tm, tr) = table.value_and_slope(r_max * k as f64 / 400.0);
+                    assert!(
+                        (tm - m).abs() <= 1e-12 * scale_m,
+                        "d={d} r_max={r_max} k={k}"
+                    );
+                    assert!(
+                        (tr - radial).abs() <= 1e-12 * scale_r,
+                        "d={d} r_max={r_max} k={k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn range_tables_are_kept_until_the_range_or_dimension_changes() {
+        let grid = EppsPulleyGrid::default();
+        let terms = MiddleTerms::new(8, &grid);
+        let mut cache = RangeTable::default();
+        let first = cache.covering(8, 3.0, |r| terms.at(r, true)).cloned();
+        assert_eq!(cache.0.as_ref().map(|c| (c.0, c.1)), Some((8, 4.0)));
+        // 3.9 lies in the same power-of-two range: nothing is rebuilt.
+        cache.covering(8, 3.9, |_| panic!("rebuilt"));
+        assert!(first.is_some());
+        cache.covering(8, 4.1, |r| terms.at(r, true));
+        assert_eq!(cache.0.as_ref().map(|c| (c.0, c.1)), Some((8, 8.0)));
     }
 }
