@@ -3,7 +3,9 @@
 
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
-use crate::pairwise::{PairRequest, pair_rows_into, pair_sums, pair_sums_into};
+use crate::pairwise::{
+    KeptPairs, PairRequest, pair_rows_into, pair_sums, pair_sums_into, pair_sums_keep, reweigh_into,
+};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
 use crate::rows::{SphereRows, check_input};
@@ -28,7 +30,10 @@ use std::ops::Range;
 /// evaluate its scale.
 ///
 /// The gradient takes two passes of the pairwise engine (row sums `q_i`, then the
-/// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`); no `N x N` matrix is held.
+/// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`). Up to about N = 1400 rows
+/// the first pass keeps every pair's kernel values (16 MiB at most, reused from call
+/// to call), so the second needs no Gram matrix and no kernel evaluation; above, no
+/// `N x N` matrix is held.
 /// The KDE needs small kernel values to full relative accuracy, so the kernel is
 /// tabulated from its exact values ([`Kernel::eval`]). Where its smallest value is
 /// below `1e-200` (heat kernels at `t = 2/d` from `d ~ 1500` on), everything runs in
@@ -57,6 +62,8 @@ pub struct KdeKl {
     profile: KlProfile,
     scale: Scale,
     ws: Workspace,
+    /// The pairs of the last batch, kept by the first pass for the second.
+    kept: KeptPairs,
 }
 
 /// Grid on which a custom kernel's positivity is checked.
@@ -217,6 +224,7 @@ impl KdeKl {
             kernel,
             scale,
             ws: Workspace::default(),
+            kept: KeptPairs::default(),
         })
     }
 
@@ -272,10 +280,12 @@ impl KdeKl {
 
     /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row, or for the rows
     /// `local` alone (against all rows: a shard's densities).
+    /// With `kept`, the pairs' values and slopes are kept for [`KdeKl::weighted_rows`].
     fn ln_row_sums<G: Real>(
         &self,
         rows: &SphereRows<G>,
         local: Option<Range<usize>>,
+        kept: Option<&mut KeptPairs>,
     ) -> Result<Vec<f64>> {
         let log = self.log_domain();
         let profile = &self.profile;
@@ -285,15 +295,16 @@ impl KdeKl {
             ..Default::default()
         };
         // Linear domain: values a rounding error below zero count as zero.
-        let values = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| {
-            profile.eval(g, v, None);
+        let values = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+            profile.eval(g, v, w);
             if !log {
                 v.iter_mut().for_each(|x| *x = x.max(0.0));
             }
         };
-        let sums = match local.clone() {
-            None => pair_sums(rows.x, &values, req),
-            Some(r) => pair_rows_into(rows.x, r, &values, req, None),
+        let sums = match (local.clone(), kept) {
+            (None, Some(kept)) => pair_sums_keep(rows.x, &values, req, kept),
+            (None, None) => pair_sums(rows.x, &values, req),
+            (Some(r), _) => pair_rows_into(rows.x, r, &values, req, None),
         };
         let first = local.map_or(0, |r| r.start);
         let ln_s: Vec<f64> = if log {
@@ -313,23 +324,23 @@ impl KdeKl {
     }
 
     /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`, for every row or for
-    /// the rows `local` alone (`grad` then has their rows); `ln_s` of every row.
+    /// the rows `local` alone (`grad` then has their rows); `ln_s` of every row. With
+    /// `kept` (every row), from the pairs the first pass kept.
     fn weighted_rows<G: Real>(
         &self,
         rows: &SphereRows<G>,
         ln_s: &[f64],
         local: Option<Range<usize>>,
+        kept: Option<&KeptPairs>,
         grad: ArrayViewMut2<G>,
     ) {
         let log = self.log_domain();
         let profile = &self.profile;
         let inv_s: Vec<f64> = ln_s.iter().map(|v| (-v).exp()).collect();
-        let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-            let Some(w) = w else { return };
-            profile.eval(g, v, Some(&mut *w));
+        // `v` = (ln phi or phi) and `w` = (phi'/phi or phi') of row i against j0..
+        let reweigh = |i: usize, j0: usize, v: &[f64], w: &mut [f64]| {
             if log {
-                // v = ln phi, w = phi'/phi.
-                for (b, (x, lv)) in w.iter_mut().zip(v.iter()).enumerate() {
+                for (b, (x, lv)) in w.iter_mut().zip(v).enumerate() {
                     *x *= (lv - ln_s[i]).exp() + (lv - ln_s[j0 + b]).exp();
                 }
             } else {
@@ -338,11 +349,21 @@ impl KdeKl {
                 }
             }
         };
-        let req = PairRequest::default();
-        match local {
-            None => pair_sums_into(rows.x, &weights, req, Some(grad)),
-            Some(r) => pair_rows_into(rows.x, r, &weights, req, Some(grad)),
+        let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
+            let Some(w) = w else { return };
+            profile.eval(g, v, Some(&mut *w));
+            reweigh(i, j0, v, w);
         };
+        let req = PairRequest::default();
+        match (local, kept) {
+            (None, Some(kept)) => reweigh_into(rows.x, kept, &reweigh, grad),
+            (None, None) => {
+                pair_sums_into(rows.x, &weights, req, Some(grad));
+            }
+            (Some(r), _) => {
+                pair_rows_into(rows.x, r, &weights, req, Some(grad));
+            }
+        }
     }
 }
 
@@ -358,12 +379,13 @@ impl Objective for KdeKl {
     ) -> Result<f64> {
         check_input(&z, 2, Some(self.kernel.dim()))?;
         let mut ws = std::mem::take(&mut self.ws);
+        let mut kept = std::mem::take(&mut self.kept);
         let result = if self.wide_pairs::<F>() {
-            self.evaluate_rows::<f64, F, S>(z, sink, &mut ws)
+            self.evaluate_rows::<f64, F, S>(z, sink, &mut ws, &mut kept)
         } else {
-            self.evaluate_rows::<F, F, S>(z, sink, &mut ws)
+            self.evaluate_rows::<F, F, S>(z, sink, &mut ws, &mut kept)
         };
-        self.ws = ws;
+        (self.ws, self.kept) = (ws, kept);
         result
     }
 }
@@ -380,16 +402,20 @@ impl KdeKl {
         z: ArrayView2<F>,
         sink: &mut S,
         ws: &mut Workspace,
+        kept: &mut KeptPairs,
     ) -> Result<f64> {
         let (offset, factor) = self.affine()?;
         ws.with(|b: &mut Buffers<G>| {
             let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
             let n = rows.len() as f64;
-            let ln_s = self.ln_row_sums(&rows, None)?;
+            // With the gradient, the first pass keeps the pairs for the second where
+            // they fit.
+            let mut kept = (S::WANTED && KeptPairs::fits(rows.len())).then_some(&mut *kept);
+            let ln_s = self.ln_row_sums(&rows, None, kept.as_deref_mut())?;
             let loss = centred_mean(&ln_s, offset - (n - 1.0).ln(), n) * factor;
             if S::WANTED {
                 let mut g = zeroed(&mut b.grad, rows.len(), rows.x.ncols())?;
-                self.weighted_rows(&rows, &ln_s, None, g.view_mut());
+                self.weighted_rows(&rows, &ln_s, None, kept.as_deref(), g.view_mut());
                 rows.chain(&mut g, factor / n);
                 sink.add(g.view())?;
             }
@@ -409,7 +435,7 @@ impl KdeKl {
         let all = shard.all_rows("KDE-KL")?;
         let (mut x, mut norms) = (Vec::<G>::new(), Vec::new());
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
-        self.ln_row_sums(&rows, Some(shard.local_range()))
+        self.ln_row_sums(&rows, Some(shard.local_range()), None)
     }
 
     /// Phase 2 of a shard, in the precision `G`: the gradient of the whole loss with
@@ -425,7 +451,7 @@ impl KdeKl {
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
         let local = shard.local_range();
         let mut g = Array2::<G>::zeros((local.len(), all.ncols()));
-        self.weighted_rows(&rows, ln_s, Some(local.clone()), g.view_mut());
+        self.weighted_rows(&rows, ln_s, Some(local.clone()), None, g.view_mut());
         rows.restrict(local)
             .chain(&mut g.view_mut(), factor / all.nrows() as f64);
         Ok(g.mapv(|v| F::from_f64(v.to_f64())))

@@ -217,8 +217,8 @@ struct Scratch<F> {
 }
 
 impl<F: Real> Scratch<F> {
-    fn new(req: &PairRequest, tile: usize) -> Self {
-        let need_w = req.gradient || req.row_weights;
+    /// Buffers for tiles of up to `tile` rows; weight tiles if `need_w`.
+    fn new(req: &PairRequest, tile: usize, need_w: bool) -> Self {
         let values = || RowSums::new(tile, req.row_values, req.log_rows);
         let weights = || RowSums::new(tile, req.row_weights, false);
         Scratch {
@@ -259,26 +259,140 @@ fn schedule(n: usize) -> Vec<Vec<(usize, usize)>> {
     rounds
 }
 
-/// The rows, the pair term, what is asked, and the tiles' accumulators.
-struct Engine<'a, F, T: ?Sized> {
-    x: ArrayView2<'a, F>,
+/// The values and weights of every pair one pass of the engine visited, kept for a
+/// second pass over the same pairs ([`pair_sums_keep`], then [`reweigh_into`]): per
+/// tile pair `(I, J)`, `I <= J`, a block of `|I| x |J|` values then as many weights,
+/// in `f64`. The blocks are reused from call to call: kept in the objective, they
+/// are allocated once per batch shape (a clone starts empty).
+#[derive(Debug, Default)]
+pub(crate) struct KeptPairs {
+    rows: usize,
     tile: usize,
-    term: &'a T,
-    req: PairRequest,
-    accs: Vec<Mutex<TileAcc<'a, F>>>,
+    /// `tiles x tiles` slots, of which those with `I <= J` hold blocks.
+    blocks: Vec<Mutex<Vec<f64>>>,
 }
 
-impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
+impl Clone for KeptPairs {
+    fn clone(&self) -> Self {
+        KeptPairs::default()
+    }
+}
+
+impl KeptPairs {
+    /// The most pairs kept: values and weights of `2^20` pairs are 16 MiB.
+    pub const MAX_PAIRS: usize = 1 << 20;
+
+    /// The pairs a batch of `n` rows keeps: the tile pairs `I <= J`.
+    fn pairs(n: usize) -> usize {
+        let tile = tile_rows(n);
+        let (full, last) = (n / tile, n % tile);
+        // Full tiles among themselves, the last (partial) tile against all.
+        tile * tile * full * (full + 1) / 2 + last * (n - last) + last * last
+    }
+
+    /// Whether the pairs of a batch of `n` rows fit in [`KeptPairs::MAX_PAIRS`].
+    pub fn fits(n: usize) -> bool {
+        KeptPairs::pairs(n) <= KeptPairs::MAX_PAIRS
+    }
+
+    /// Blocks for a batch of `n` rows in tiles of `tile` rows.
+    fn prepare(&mut self, n: usize, tile: usize) {
+        let tiles = n.div_ceil(tile);
+        if self.rows == n && self.tile == tile {
+            return;
+        }
+        let rows = |t: usize| ((t + 1) * tile).min(n) - t * tile;
+        self.blocks.resize_with(tiles * tiles, Default::default);
+        self.blocks.truncate(tiles * tiles);
+        for ti in 0..tiles {
+            for tj in 0..tiles {
+                let len = if ti <= tj { 2 * rows(ti) * rows(tj) } else { 0 };
+                let block = self.blocks[ti * tiles + tj]
+                    .get_mut()
+                    .expect("kept block poisoned");
+                block.resize(len, 0.0);
+                block.shrink_to(len);
+            }
+        }
+        (self.rows, self.tile) = (n, tile);
+    }
+
+    fn block(&self, (ti, tj): (usize, usize)) -> std::sync::MutexGuard<'_, Vec<f64>> {
+        let tiles = self.rows.div_ceil(self.tile);
+        self.blocks[ti * tiles + tj]
+            .lock()
+            .expect("kept block poisoned")
+    }
+}
+
+/// The rows, what is asked, the tiles' accumulators, and where pairs are kept.
+struct Engine<'a, F> {
+    x: ArrayView2<'a, F>,
+    tile: usize,
+    req: PairRequest,
+    accs: Vec<Mutex<TileAcc<'a, F>>>,
+    kept: Option<&'a KeptPairs>,
+}
+
+impl<'a, F: Real> Engine<'a, F> {
+    fn new(
+        x: ArrayView2<'a, F>,
+        req: PairRequest,
+        mut grad: Option<ArrayViewMut2<'a, F>>,
+        kept: Option<&'a KeptPairs>,
+    ) -> Self {
+        let n = x.nrows();
+        let tile = tile_rows(n);
+        let tiles = n.div_ceil(tile);
+        let req = PairRequest {
+            gradient: grad.is_some(),
+            ..req
+        };
+        let accs = (0..tiles)
+            .map(|t| {
+                let rows = ((t + 1) * tile).min(n) - t * tile;
+                // The gradient's rows of this tile, split off the front of the rest.
+                let tile_grad = grad.take().map(|g| {
+                    let (head, tail) = g.split_at(Axis(0), rows);
+                    grad = Some(tail);
+                    head
+                });
+                Mutex::new(TileAcc {
+                    grad: tile_grad,
+                    row_values: RowSums::new(rows, req.row_values, req.log_rows),
+                    row_weights: RowSums::new(rows, req.row_weights, false),
+                })
+            })
+            .collect();
+        Engine {
+            x,
+            tile,
+            req,
+            accs,
+            kept,
+        }
+    }
+
     fn rows(&self, t: usize) -> std::ops::Range<usize> {
         t * self.tile..((t + 1) * self.tile).min(self.x.nrows())
     }
 
+    /// Whether the term's weights are needed.
+    fn need_w(&self) -> bool {
+        self.req.gradient || self.req.row_weights || self.kept.is_some()
+    }
+
     /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
-    /// tile, then adds its contributions to both tiles' accumulators. Returns the
-    /// pair's share of the total.
-    fn visit(&self, scratch: &mut Scratch<F>, (ti, tj): (usize, usize)) -> f64 {
+    /// tile (keeping its values and weights, if asked), then adds its contributions
+    /// to both tiles' accumulators. Returns the pair's share of the total.
+    fn visit<T: PairTerm + ?Sized>(
+        &self,
+        term: &T,
+        scratch: &mut Scratch<F>,
+        (ti, tj): (usize, usize),
+    ) -> f64 {
         let req = &self.req;
-        let need_w = req.gradient || req.row_weights;
+        let need_w = self.need_w();
         let Scratch {
             gram,
             w,
@@ -299,6 +413,7 @@ impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
             .iter_mut()
             .chain(weights.iter_mut())
             .for_each(RowSums::clear);
+        let mut kept = self.kept.map(|k| k.block((ti, tj)));
         let (g, f) = (&mut g[..bj], &mut f[..bj]);
         let wrow = &mut wrow[..if need_w { bj } else { 0 }];
         let mut sum = 0.0f64;
@@ -306,8 +421,7 @@ impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
             for (gv, x) in g.iter_mut().zip(gram.row(a)) {
                 *gv = x.to_f64();
             }
-            self.term
-                .row(ri.start + a, j0, g, f, need_w.then_some(&mut wrow[..]));
+            term.row(ri.start + a, j0, g, f, need_w.then_some(&mut wrow[..]));
             if diag && !req.diagonal {
                 f[a] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
                 if need_w {
@@ -326,25 +440,124 @@ impl<F: Real, T: PairTerm + ?Sized> Engine<'_, F, T> {
                 weights[0].add_row(a, wrow);
                 weights[1].add_columns(wrow);
             }
+            if let Some(block) = kept.as_mut() {
+                let (kv, kw) = block.split_at_mut(bi * bj);
+                kv[a * bj..(a + 1) * bj].copy_from_slice(f);
+                kw[a * bj..(a + 1) * bj].copy_from_slice(wrow);
+            }
         }
-        let w = w.slice(s![..if need_w { bi } else { 0 }, ..wrow.len()]);
+        drop(kept);
+        self.accumulate(scratch, (ti, tj));
+        if diag { sum } else { 2.0 * sum }
+    }
+
+    /// Visits the tile pair `(ti, tj)` a second time from the kept pairs: the weights
+    /// `reweigh` makes of the kept values and weights, and their contributions to both
+    /// tiles' accumulators (no Gram tile, no total).
+    fn revisit<R: Reweigh + ?Sized>(
+        &self,
+        reweigh: &R,
+        kept: &KeptPairs,
+        scratch: &mut Scratch<F>,
+        (ti, tj): (usize, usize),
+    ) -> f64 {
+        let (ri, rj) = (self.rows(ti), self.rows(tj));
+        let (bi, bj) = (ri.len(), rj.len());
+        let block = kept.block((ti, tj));
+        let (kv, kw) = block.split_at(bi * bj);
+        let wrow = &mut scratch.wrow[..bj];
+        for a in 0..bi {
+            wrow.copy_from_slice(&kw[a * bj..(a + 1) * bj]);
+            reweigh.row(ri.start + a, rj.start, &kv[a * bj..(a + 1) * bj], wrow);
+            for (wv, x) in scratch.w.row_mut(a).iter_mut().zip(wrow.iter()) {
+                *wv = F::from_f64(*x);
+            }
+        }
+        drop(block);
+        scratch
+            .values
+            .iter_mut()
+            .chain(scratch.weights.iter_mut())
+            .for_each(RowSums::clear);
+        self.accumulate(scratch, (ti, tj));
+        0.0
+    }
+
+    /// Adds the weight tile and the row sums in `scratch` of the tile pair
+    /// `(ti, tj)` to both tiles' accumulators.
+    fn accumulate(&self, scratch: &Scratch<F>, (ti, tj): (usize, usize)) {
+        let (ri, rj) = (self.rows(ti), self.rows(tj));
+        let (bi, bj) = (ri.len(), rj.len());
+        let xi = self.x.slice(s![ri, ..]);
+        let xj = self.x.slice(s![rj, ..]);
+        let w = if self.need_w() {
+            scratch.w.slice(s![..bi, ..bj])
+        } else {
+            scratch.w.slice(s![..0, ..0])
+        };
         // Lock order is fixed (ti <= tj) and within a round no tile is shared.
         let mut acc_i = self.accs[ti].lock().expect("tile accumulator poisoned");
         if let Some(g) = acc_i.grad.as_mut() {
             general_mat_mul(F::one(), &w, &xj, F::one(), g);
         }
-        acc_i.row_values.merge(&values[0]);
-        acc_i.row_weights.merge(&weights[0]);
-        if diag {
-            return sum;
+        acc_i.row_values.merge(&scratch.values[0]);
+        acc_i.row_weights.merge(&scratch.weights[0]);
+        if ti == tj {
+            return;
         }
         let mut acc_j = self.accs[tj].lock().expect("tile accumulator poisoned");
         if let Some(g) = acc_j.grad.as_mut() {
             general_mat_mul(F::one(), &w.t(), &xi, F::one(), g);
         }
-        acc_j.row_values.merge(&values[1]);
-        acc_j.row_weights.merge(&weights[1]);
-        2.0 * sum
+        acc_j.row_values.merge(&scratch.values[1]);
+        acc_j.row_weights.merge(&scratch.weights[1]);
+    }
+
+    /// Runs `work` on every tile pair, round by round (the pairs of a round in
+    /// parallel), and returns the sum of what it returns, added in schedule order.
+    fn run(&self, work: impl Fn(&mut Scratch<F>, (usize, usize)) -> f64 + Sync) -> f64 {
+        let n = self.x.nrows();
+        let tiles = n.div_ceil(self.tile);
+        let tile = self.tile.min(n);
+        let (req, need_w) = (self.req, self.need_w());
+        // One scratch per thread of the pool (and one for the calling thread), made
+        // when the thread first needs it and kept for every later round of this call.
+        let scratches: Vec<Mutex<Option<Scratch<F>>>> = (0..=rayon::current_num_threads())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let visit = |pair: (usize, usize)| {
+            let slot = rayon::current_thread_index().map_or(0, |t| t + 1);
+            let mut scratch = scratches[slot].lock().expect("scratch poisoned");
+            work(
+                scratch.get_or_insert_with(|| Scratch::new(&req, tile, need_w)),
+                pair,
+            )
+        };
+        let mut total = 0.0f64;
+        for round in schedule(tiles) {
+            let sums: Vec<f64> = if round.len() == 1 {
+                vec![visit(round[0])]
+            } else {
+                round.par_iter().map(|&p| visit(p)).collect()
+            };
+            total += sums.iter().sum::<f64>();
+        }
+        total
+    }
+
+    /// The row sums the tiles accumulated, with the total.
+    fn finish(self, total: f64) -> PairSums {
+        let (mut row_values, mut row_weights) = (Vec::new(), Vec::new());
+        for acc in self.accs {
+            let acc = acc.into_inner().expect("tile accumulator poisoned");
+            acc.row_values.finish(&mut row_values);
+            acc.row_weights.finish(&mut row_weights);
+        }
+        PairSums {
+            total,
+            row_values,
+            row_weights,
+        }
     }
 }
 
@@ -367,74 +580,70 @@ pub(crate) fn pair_sums_into<F, T>(
     x: ArrayView2<F>,
     term: &T,
     req: PairRequest,
-    mut grad: Option<ArrayViewMut2<F>>,
+    grad: Option<ArrayViewMut2<F>>,
 ) -> PairSums
 where
     F: Real,
     T: PairTerm + ?Sized,
 {
-    let n = x.nrows();
-    let tile = tile_rows(n);
-    let tiles = n.div_ceil(tile);
-    let req = PairRequest {
-        gradient: grad.is_some(),
-        ..req
-    };
-    let mut views: Vec<Option<ArrayViewMut2<F>>> = match grad.as_mut() {
-        Some(g) => g.axis_chunks_iter_mut(Axis(0), tile).map(Some).collect(),
-        None => (0..tiles).map(|_| None).collect(),
-    };
-    let accs = (0..tiles)
-        .map(|t| {
-            let rows = ((t + 1) * tile).min(n) - t * tile;
-            Mutex::new(TileAcc {
-                grad: views[t].take(),
-                row_values: RowSums::new(rows, req.row_values, req.log_rows),
-                row_weights: RowSums::new(rows, req.row_weights, false),
-            })
-        })
-        .collect();
-    let engine = Engine {
-        x,
-        tile,
-        term,
-        req,
-        accs,
-    };
-    let tile = tile.min(n);
-    // One scratch per thread of the pool (and one for the calling thread), made
-    // when the thread first needs it and kept for every later round of this call.
-    let scratches: Vec<Mutex<Option<Scratch<F>>>> = (0..=rayon::current_num_threads())
-        .map(|_| Mutex::new(None))
-        .collect();
-    let visit = |pair: (usize, usize)| {
-        let slot = rayon::current_thread_index().map_or(0, |t| t + 1);
-        let mut scratch = scratches[slot].lock().expect("scratch poisoned");
-        engine.visit(
-            scratch.get_or_insert_with(|| Scratch::new(&req, tile)),
-            pair,
-        )
-    };
-    let mut total = 0.0f64;
-    for round in schedule(tiles) {
-        let sums: Vec<f64> = if round.len() == 1 {
-            vec![visit(round[0])]
-        } else {
-            round.par_iter().map(|&p| visit(p)).collect()
-        };
-        total += sums.iter().sum::<f64>();
+    let engine = Engine::new(x, req, grad, None);
+    let total = engine.run(|scratch, pair| engine.visit(term, scratch, pair));
+    engine.finish(total)
+}
+
+/// [`pair_sums`] (no gradient) that also keeps every pair's value and weight (the
+/// term is always asked for weights) in `kept`, for [`reweigh_into`]. The batch must
+/// fit: [`KeptPairs::fits`]`(x.nrows())`.
+pub(crate) fn pair_sums_keep<F, T>(
+    x: ArrayView2<F>,
+    term: &T,
+    req: PairRequest,
+    kept: &mut KeptPairs,
+) -> PairSums
+where
+    F: Real,
+    T: PairTerm + ?Sized,
+{
+    kept.prepare(x.nrows(), tile_rows(x.nrows()));
+    let engine = Engine::new(x, req, None, Some(&*kept));
+    let total = engine.run(|scratch, pair| engine.visit(term, scratch, pair));
+    engine.finish(total)
+}
+
+/// The weights of a second pass over kept pairs, for row `i` against the columns
+/// `j0 .. j0 + w.len()`: `values` are the kept values `f_ij`, and `w` holds the kept
+/// weights on entry and the new ones on return. They must stay symmetric.
+pub(crate) trait Reweigh: Sync {
+    fn row(&self, i: usize, j0: usize, values: &[f64], w: &mut [f64]);
+}
+
+impl<R> Reweigh for R
+where
+    R: Fn(usize, usize, &[f64], &mut [f64]) + Sync,
+{
+    #[inline(always)]
+    fn row(&self, i: usize, j0: usize, values: &[f64], w: &mut [f64]) {
+        self(i, j0, values, w)
     }
-    let (mut row_values, mut row_weights) = (Vec::new(), Vec::new());
-    for acc in engine.accs {
-        let acc = acc.into_inner().expect("tile accumulator poisoned");
-        acc.row_values.finish(&mut row_values);
-        acc.row_weights.finish(&mut row_weights);
-    }
-    PairSums {
-        total,
-        row_values,
-        row_weights,
-    }
+}
+
+/// The second pass over the pairs [`pair_sums_keep`] kept for the same rows `x`:
+/// `grad += W X` with the weights `reweigh` makes of the kept ones, without
+/// computing the Gram matrix or evaluating the term again. Tiles, schedule and the
+/// order of every sum are those of [`pair_sums_into`], so the result is bit-for-bit
+/// what [`pair_sums_into`] gives for a term that computes the same weights.
+pub(crate) fn reweigh_into<F, R>(
+    x: ArrayView2<F>,
+    kept: &KeptPairs,
+    reweigh: &R,
+    grad: ArrayViewMut2<F>,
+) where
+    F: Real,
+    R: Reweigh + ?Sized,
+{
+    debug_assert_eq!((kept.rows, kept.tile), (x.nrows(), tile_rows(x.nrows())));
+    let engine = Engine::new(x, PairRequest::default(), Some(grad), Some(kept));
+    engine.run(|scratch, pair| engine.revisit(reweigh, kept, scratch, pair));
 }
 
 /// The rows `rows` of `x` against all rows of `x`: the rectangular pass of sharded
@@ -689,6 +898,74 @@ mod tests {
                     .mapv(f64::abs)
                     .fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-9, "{rows:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_pairs_count_the_tile_pairs() {
+        for n in [
+            1usize, 2, 31, 32, 33, 100, 128, 129, 255, 256, 257, 1000, 1024, 1400, 1500,
+        ] {
+            let tile = tile_rows(n);
+            let tiles = n.div_ceil(tile);
+            let rows = |t: usize| ((t + 1) * tile).min(n) - t * tile;
+            let want: usize = (0..tiles)
+                .flat_map(|i| (i..tiles).map(move |j| (i, j)))
+                .map(|(i, j)| rows(i) * rows(j))
+                .sum();
+            assert_eq!(KeptPairs::pairs(n), want, "n={n}");
+        }
+        assert!(KeptPairs::fits(1024) && !KeptPairs::fits(2048));
+    }
+
+    #[test]
+    fn second_pass_over_kept_pairs_is_bit_for_bit_a_full_pass() {
+        // A value term, then weights made of the values and two per-row factors:
+        // once through the kept pairs, once evaluated again with the Gram matrix.
+        for &n in &[2usize, 5, 100, TILE + 3, 2 * TILE + 17] {
+            let x = Array2::from_shape_fn((n, 7), |(i, j)| {
+                (((i * 7 + j * 13) % 11) as f32 / 11.0 - 0.4) * (1.0 + (i % 3) as f32)
+            });
+            let factor: Vec<f64> = (0..n).map(|i| 1.0 + (i % 5) as f64 / 3.0).collect();
+            let term = |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
+                for (fv, gv) in f.iter_mut().zip(g.iter()) {
+                    *fv = (0.3 * gv).exp();
+                }
+                if let Some(w) = w {
+                    for (wv, gv) in w.iter_mut().zip(g.iter()) {
+                        *wv = gv.sin();
+                    }
+                }
+            };
+            let reweigh = |i: usize, j0: usize, v: &[f64], w: &mut [f64]| {
+                for (b, (wv, fv)) in w.iter_mut().zip(v).enumerate() {
+                    *wv *= fv * (factor[i] + factor[j0 + b]);
+                }
+            };
+            let full =
+                |i: usize, j0: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
+                    let w = w.expect("weights");
+                    term(i, j0, g, f, Some(&mut *w));
+                    reweigh(i, j0, f, w);
+                };
+            let req = PairRequest {
+                row_values: true,
+                ..Default::default()
+            };
+            let mut kept = KeptPairs::default();
+            // Twice, the second time into the blocks of the first.
+            for _ in 0..2 {
+                let first = pair_sums_keep(x.view(), &term, req, &mut kept);
+                let plain = pair_sums(x.view(), &term, req);
+                assert_eq!(first.total.to_bits(), plain.total.to_bits(), "n={n}");
+                assert_eq!(first.row_values, plain.row_values, "n={n}");
+                let mut g1 = Array2::<f32>::zeros(x.dim());
+                reweigh_into(x.view(), &kept, &reweigh, g1.view_mut());
+                let mut g2 = Array2::<f32>::zeros(x.dim());
+                pair_sums_into(x.view(), &full, PairRequest::default(), Some(g2.view_mut()));
+                assert_eq!(g1, g2, "n={n}");
+                assert!(g1.iter().any(|v| *v != 0.0));
             }
         }
     }
