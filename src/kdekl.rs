@@ -30,10 +30,10 @@ use std::ops::Range;
 /// evaluate its scale.
 ///
 /// The gradient takes two passes of the pairwise engine (row sums `q_i`, then the
-/// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`). Up to about N = 1400 rows
-/// the first pass keeps every pair's kernel values (16 MiB at most, reused from call
-/// to call), so the second needs no Gram matrix and no kernel evaluation; above, no
-/// `N x N` matrix is held.
+/// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`). Up to N = 1329 rows (`2^20`
+/// pairs) the first pass keeps every pair's kernel value and slope (16 MiB at most,
+/// reused from call to call), so the second needs no Gram matrix and no kernel
+/// evaluation; above, no `N x N` matrix is held.
 /// The KDE needs small kernel values to full relative accuracy, so the kernel is
 /// tabulated from its exact values ([`Kernel::eval`]). Where its smallest value is
 /// below `1e-200` (heat kernels at `t = 2/d` from `d ~ 1500` on), everything runs in
