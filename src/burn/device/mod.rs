@@ -273,7 +273,7 @@ impl sealed::Sealed for Sigreg {
     ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
         let [_, d] = rows.z.dims();
         let call = self.device_call(d)?;
-        Ok(sliced::statistic(&rows.z, &call, block, gradient))
+        Ok(sliced::statistic(&rows.z, call, block, gradient))
     }
 }
 
@@ -292,7 +292,7 @@ impl sealed::Sealed for Susreg {
     ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
         let [_, d] = rows.z.dims();
         let call = self.device_call(d)?;
-        let (loss, grad) = sliced::statistic(rows.unit(), &call, block, gradient);
+        let (loss, grad) = sliced::statistic(rows.unit(), call, block, gradient);
         Ok((loss, grad.map(|g| pairs::chain(rows, g, 1.0))))
     }
 }

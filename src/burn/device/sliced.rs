@@ -20,16 +20,13 @@ use burn_tensor::{Tensor, TensorData};
 /// gradient is `(scale/M) sum_m dEP_m/du_nm a_m`, one `matmul` per chunk.
 pub fn statistic(
     x: &Tensor<2>,
-    call: &DeviceCall,
+    call: DeviceCall,
     chunk: usize,
     gradient: bool,
 ) -> (Tensor<1>, Option<Tensor<2>>) {
     let [n, d] = x.dims();
     let m = call.slices;
-    let a = Tensor::<2>::from_data(
-        TensorData::new(call.directions.clone(), [m, d]),
-        &x.device(),
-    );
+    let a = Tensor::<2>::from_data(TensorData::new(call.directions, [m, d]), &x.device());
     let knots = call.grid.knots();
     let weights = call.grid.weights();
     let nf = n as f64;
