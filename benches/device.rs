@@ -1,6 +1,7 @@
 //! Speed of the device path (`unisphere::burn::device`, loss and gradient) on burn's
 //! CPU backend (Flex), against the host path (`Regularizer::loss_and_grad` on the
-//! same rows) measured in the same run, for heat MMD, KDE-KL and SUSReg's twin.
+//! same rows) measured in the same run, for heat MMD, KDE-KL, SUSReg's twin and the
+//! sliced SIGReg (256 directions, LeJEPA's) and SUSReg (1024, SPHERE-JEPA's).
 //!
 //! `cargo bench --features burn-cpu --bench device` runs N in {256, 1024, 2048} at
 //! d = 64; `UNISPHERE_BENCH_SIZES=4096x256,1024x128` picks sizes. After the
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use unisphere::burn::device::{DeviceObjective, OnDevice};
 use unisphere::ndarray::Array2;
-use unisphere::{KdeKl, Kernel, Mmd, SusregIntegrated};
+use unisphere::{KdeKl, Kernel, Mmd, Sigreg, Susreg, SusregIntegrated};
 
 fn sizes() -> Vec<(usize, usize)> {
     match std::env::var("UNISPHERE_BENCH_SIZES") {
@@ -65,6 +66,8 @@ fn cases(d: usize) -> Vec<Case> {
             KdeKl::new(Kernel::heat(d, 2.0 / df).unwrap()).unwrap(),
         ),
         case("susreg_twin", SusregIntegrated::new()),
+        case("sigreg", Sigreg::new(256, 0).unwrap()),
+        case("susreg", Susreg::new(1024, 0).unwrap()),
     ]
 }
 

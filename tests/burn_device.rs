@@ -2,7 +2,9 @@
 //! (Flex): every objective equals the host path to f32 accuracy (loss within `1e-5`
 //! relative, gradient within `1e-4` of its largest entry) over `d = 3..1024` and
 //! `N = 2..2048`, blocked or not, through autodiff too; bad input gives the host
-//! path's error.
+//! path's error. The sliced SIGReg and SUSReg draw the host path's directions from
+//! the same `(seed, step)` stream, so a clone on the host gives the same numbers
+//! call after call.
 
 #![cfg(feature = "burn-cpu")]
 
@@ -11,7 +13,9 @@ use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 use unisphere::burn::device::{DeviceObjective, OnDevice};
 use unisphere::ndarray::Array2;
-use unisphere::{Error, KdeKl, Kernel, Ksd, Mmd, Scale, SigregIntegrated, SusregIntegrated};
+use unisphere::{
+    Error, KdeKl, Kernel, Ksd, Mmd, Scale, Sigreg, SigregIntegrated, Susreg, SusregIntegrated,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -230,5 +234,159 @@ fn bad_input_gives_the_host_paths_error() -> TestResult {
         OnDevice::new(SigregIntegrated::new()).with_block_rows(0),
         Err(Error::InvalidParameter { .. })
     ));
+    Ok(())
+}
+
+/// The device path of the sliced `reg` on `z` (chunks of `block` directions, if
+/// given) against the host path of a clone at the same call counter, for two calls
+/// (fresh directions each): the same numbers, and the counters advance alike.
+fn check_sliced<R: DeviceObjective + Clone>(
+    reg: R,
+    step: fn(&R) -> u64,
+    z: &Array2<f32>,
+    block: Option<usize>,
+) -> TestResult {
+    let mut host = reg.clone();
+    let mut reg = OnDevice::new(reg);
+    if let Some(chunk) = block {
+        reg = reg.with_block_rows(chunk)?;
+    }
+    let what = format!(
+        "{} N={} d={} block={block:?}",
+        reg.objective().name(),
+        z.nrows(),
+        z.ncols()
+    );
+    let first = step(&host);
+    let (h, host_grad) = host.loss_and_grad(z.view())?;
+    let (loss, grad) = reg.loss_and_grad(&to_tensor(z, &Device::flex()))?;
+    assert_close(&what, scalar(loss), &to_array(&grad), h, &host_grad);
+    assert_eq!(step(reg.objective()), first + 1, "{what}: first call");
+    assert_eq!(step(&host), first + 1, "{what}: first call");
+    let h = host.loss(z.view())?;
+    let alone = scalar(reg.loss(&to_tensor(z, &Device::flex()))?);
+    assert!(
+        (alone - h).abs() <= 1e-5 * h.abs(),
+        "{what}: second call, loss {alone:e} on the device, {h:e} on the host"
+    );
+    assert_eq!(step(reg.objective()), first + 2, "{what}: second call");
+    assert_eq!(step(&host), first + 2, "{what}: second call");
+    Ok(())
+}
+
+/// SIGReg and SUSReg with `slices` directions at `(n, d)`.
+fn both_sliced(n: usize, d: usize, slices: usize, block: Option<usize>) -> TestResult {
+    let seed = (n * 1000 + d) as u64;
+    let z = gaussian(n, d, seed);
+    check_sliced(Sigreg::new(slices, seed)?, Sigreg::step, &z, block)?;
+    check_sliced(Susreg::new(slices, seed)?, Susreg::step, &z, block)
+}
+
+#[test]
+fn sliced_objectives_equal_the_host_path() -> TestResult {
+    for (n, d) in [(2, 3), (5, 3), (40, 3), (2, 24), (33, 17), (64, 64)] {
+        both_sliced(n, d, 64, None)?;
+    }
+    // Chunks of one direction, of a size that leaves a remainder, and larger than M.
+    for block in [1, 7, 100] {
+        both_sliced(45, 20, 30, Some(block))?;
+    }
+    both_sliced(2048, 32, 256, Some(100))?;
+    both_sliced(256, 256, 256, None)?;
+    both_sliced(96, 1024, 64, Some(40))
+}
+
+#[test]
+fn sliced_options_equal_the_host_path() -> TestResult {
+    let z = gaussian(300, 16, 23);
+    // A later call counter, another grid, fixed directions.
+    check_sliced(Sigreg::new(50, 5)?.with_step(41), Sigreg::step, &z, None)?;
+    check_sliced(Susreg::new(50, 5)?.with_step(7), Susreg::step, &z, None)?;
+    check_sliced(
+        Susreg::new(50, 6)?.with_grid(5.0, 33)?,
+        Susreg::step,
+        &z,
+        Some(16),
+    )?;
+    let a = gaussian(20, 16, 24).mapv(f64::from);
+    check_sliced(
+        Sigreg::new(1, 0)?.try_with_directions(&a)?,
+        Sigreg::step,
+        &z,
+        Some(8),
+    )?;
+    // Above d = 256: the Gaussian target by default, the exact one when asked.
+    let z = gaussian(128, 300, 25);
+    check_sliced(Susreg::new(40, 7)?, Susreg::step, &z, None)?;
+    check_sliced(
+        Susreg::new(40, 7)?.with_exact_target(true),
+        Susreg::step,
+        &z,
+        None,
+    )?;
+    // Rows far from the unit scale: SIGReg sees them raw, SUSReg normalises them.
+    let mut z = gaussian(60, 12, 26);
+    z.row_mut(3).mapv_inplace(|v| v * 1e30);
+    z.row_mut(7).mapv_inplace(|v| v * 1e-30);
+    check_sliced(Susreg::new(32, 8)?, Susreg::step, &z, None)?;
+    let mut z = gaussian(60, 12, 27).mapv(|v| v * 3.0);
+    z.row_mut(4).fill(0.0);
+    check_sliced(Sigreg::new(32, 8)?, Sigreg::step, &z, Some(5))
+}
+
+#[test]
+fn sliced_autodiff_gets_the_device_gradient() -> TestResult {
+    let z = gaussian(50, 24, 28);
+    let device = Device::flex().autodiff();
+    let mut reg = OnDevice::new(Susreg::new(64, 9)?).with_block_rows(16)?;
+    // A clone draws the same directions on its first call.
+    let (loss, grad) = reg.clone().loss_and_grad(&to_tensor(&z, &Device::flex()))?;
+    let zt = to_tensor(&z, &device).require_grad();
+    let out = reg.regularize(&zt)? * 3.0;
+    let g = to_array(&zt.grad(&out.backward()).expect("z requires a gradient"));
+    assert_eq!(scalar(out), scalar(loss) * 3.0);
+    assert_eq!(g, to_array(&grad).mapv(|v| v * 3.0));
+    assert_eq!(reg.objective().step(), 1);
+    Ok(())
+}
+
+#[test]
+fn sliced_bad_input_gives_the_host_paths_error() -> TestResult {
+    let d = 24;
+    let device = Device::flex().autodiff();
+    let each = |z: &Array2<f32>, also_sigreg: bool| -> TestResult {
+        let t = to_tensor(z, &device);
+        same_error(Susreg::new(16, 1)?, &t);
+        if also_sigreg {
+            same_error(Sigreg::new(16, 1)?, &t);
+        }
+        Ok(())
+    };
+    let mut z = gaussian(8, d, 29);
+    z[[3, 4]] = f32::NAN;
+    z[[5, 1]] = f32::INFINITY;
+    each(&z, true)?;
+    z[[3, 4]] = f32::NEG_INFINITY;
+    each(&z, true)?;
+    let mut z = gaussian(8, d, 30);
+    z.row_mut(2).fill(0.0);
+    z.row_mut(6).fill(0.0);
+    each(&z, false)?;
+    each(&gaussian(1, d, 31), true)?; // too few rows
+    each(&gaussian(8, 1, 32), true)?; // one column
+    // Fixed directions of another width, and unusable ones.
+    let t = to_tensor(&gaussian(8, d, 33), &device);
+    let a = gaussian(4, d + 1, 34).mapv(f64::from);
+    same_error(Sigreg::new(1, 0)?.try_with_directions(&a)?, &t);
+    same_error(Susreg::new(1, 0)?.try_with_directions(&a)?, &t);
+    let zero = Array2::<f64>::zeros((2, d));
+    same_error(Sigreg::new(1, 0)?.with_directions(&zero), &t);
+    same_error(Susreg::new(1, 0)?.with_directions(&zero), &t);
+    // An error before the directions are drawn leaves the counter where it was.
+    let mut reg = OnDevice::new(Susreg::new(16, 1)?);
+    let mut nan = gaussian(8, d, 35);
+    nan[[0, 0]] = f32::NAN;
+    assert!(reg.loss_and_grad(&to_tensor(&nan, &device)).is_err());
+    assert_eq!(reg.objective().step(), 0);
     Ok(())
 }

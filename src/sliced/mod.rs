@@ -101,6 +101,47 @@ fn draw<G: Real>(a: &mut ArrayViewMut2<G>, seed: u64, step: u64) {
     }
 }
 
+/// One call of a sliced regularizer as the device path computes it: the call's
+/// directions, drawn (and the call counter advanced) exactly as the host path draws
+/// them and rounded to `f32` as it rounds them for `f32` rows, the scale of the
+/// projections `u = scale x . a`, the grid and the target at its knots.
+#[cfg(feature = "burn")]
+pub(crate) struct DeviceCall<'a> {
+    /// `slices x d` directions, row-major.
+    pub directions: Vec<f32>,
+    /// The number of directions `M`.
+    pub slices: usize,
+    /// The projections' scale.
+    pub scale: f64,
+    /// The Epps–Pulley grid.
+    pub grid: &'a EppsPulleyGrid,
+    /// The target characteristic function at the grid's knots.
+    pub psi: Vec<f64>,
+}
+
+#[cfg(feature = "burn")]
+impl<'a> DeviceCall<'a> {
+    /// The next call of `directions` on rows of dimension `d` (advancing its
+    /// counter, as [`Directions::next`] does on the host path).
+    fn draw(
+        directions: &mut Directions,
+        d: usize,
+        scale: f64,
+        grid: &'a EppsPulleyGrid,
+        psi: Vec<f64>,
+    ) -> Result<Self> {
+        let mut buf = Vec::new();
+        let slices = directions.next::<f32>(d, &mut buf)?.nrows();
+        Ok(DeviceCall {
+            directions: buf,
+            slices,
+            scale,
+            grid,
+            psi,
+        })
+    }
+}
+
 /// Checks a number of slices: `1 <= slices <= MAX_SLICES`.
 fn check_slices(slices: usize) -> Result<()> {
     if slices == 0 || slices > MAX_SLICES {

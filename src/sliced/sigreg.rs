@@ -1,5 +1,7 @@
 //! SIGReg (LeJEPA): sliced Epps–Pulley test of raw embeddings against `N(0, I)`.
 
+#[cfg(feature = "burn")]
+use super::DeviceCall;
 use super::{Directions, EppsPulleyGrid, GlobalSums, global_rows, sliced_statistic, sliced_sums};
 use crate::error::Result;
 use crate::real::Real;
@@ -120,6 +122,17 @@ impl Sigreg {
     /// The grid.
     pub fn grid(&self) -> &EppsPulleyGrid {
         &self.grid
+    }
+}
+
+#[cfg(feature = "burn")]
+impl Sigreg {
+    /// What the device path computes for a call on rows of dimension `d`: this
+    /// call's directions (advancing the counter, as [`Objective::evaluate`] does),
+    /// the scale 1, the grid and the Gaussian target.
+    pub(crate) fn device_call(&mut self, d: usize) -> Result<DeviceCall<'_>> {
+        let psi = self.grid.gaussian_target();
+        DeviceCall::draw(&mut self.directions, d, 1.0, &self.grid, psi)
     }
 }
 

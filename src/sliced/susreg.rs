@@ -1,6 +1,8 @@
 //! SUSReg (SPHERE-JEPA): sliced Epps–Pulley test of normalised embeddings against
 //! the scaled marginal of the uniform distribution on the sphere.
 
+#[cfg(feature = "burn")]
+use super::DeviceCall;
 use super::{Directions, EppsPulleyGrid, GlobalSums, global_rows, sliced_statistic, sliced_sums};
 use crate::error::Result;
 use crate::real::Real;
@@ -20,11 +22,17 @@ pub(crate) fn susreg_target(grid: &EppsPulleyGrid, d: usize, exact: Option<bool>
     if !exact.unwrap_or(d <= GAUSSIAN_TARGET_ABOVE) {
         return grid.gaussian_target();
     }
-    let sd = (d as f64).sqrt();
+    let sd = scale(d);
     grid.knots()
         .iter()
         .map(|&t| omega(d as f64, sd * t))
         .collect()
+}
+
+/// The scale of SUSReg's projections, `sqrt(d)`: `u = sqrt(d) x . a` has variance
+/// 1 for unit rows `x` uniform on the sphere.
+fn scale(d: usize) -> f64 {
+    (d as f64).sqrt()
 }
 
 /// SUSReg, as SPHERE-JEPA defines it: rows are normalised onto the sphere, projected
@@ -139,6 +147,17 @@ impl Susreg {
     }
 }
 
+#[cfg(feature = "burn")]
+impl Susreg {
+    /// What the device path computes for a call on unit rows of dimension `d`:
+    /// this call's directions (advancing the counter, as [`Objective::evaluate`]
+    /// does), the scale `sqrt(d)`, the grid and the target.
+    pub(crate) fn device_call(&mut self, d: usize) -> Result<DeviceCall<'_>> {
+        let psi = susreg_target(&self.grid, d, self.exact_target);
+        DeviceCall::draw(&mut self.directions, d, scale(d), &self.grid, psi)
+    }
+}
+
 impl Objective for Susreg {
     fn label(&self) -> String {
         format!("SUSReg[{}]", self.directions.describe())
@@ -167,11 +186,10 @@ impl Objective for Susreg {
             } else {
                 None
             };
-            let scale = (d as f64).sqrt();
             let loss = sliced_statistic(
                 rows.x,
                 a,
-                scale,
+                scale(d),
                 grid,
                 &psi,
                 None,
@@ -211,7 +229,7 @@ impl<F: Real> Sharded<F> for Susreg {
             let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
             let [dirs, proj, _] = &mut b.slices;
             let a = directions.peek(d, dirs)?;
-            let mut sums = sliced_sums(rows.x, a, (d as f64).sqrt(), grid, proj)?;
+            let mut sums = sliced_sums(rows.x, a, scale(d), grid, proj)?;
             sums.push(z.nrows() as f64);
             Ok(Exchange::Sum(sums))
         })
@@ -239,11 +257,10 @@ impl<F: Real> Sharded<F> for Susreg {
                 rows: total,
             };
             let mut g = grad.view_mut();
-            let scale = (d as f64).sqrt();
             let loss = sliced_statistic(
                 rows.x,
                 a,
-                scale,
+                scale(d),
                 grid,
                 &psi,
                 Some(global),

@@ -1,6 +1,7 @@
-//! The pairwise objectives computed with burn tensor operations on the tensor's own
-//! device (cargo feature `burn`): [`Mmd`], [`Ksd`], [`KdeKl`], [`SigregIntegrated`]
-//! and [`SusregIntegrated`], wrapped in [`OnDevice`].
+//! The objectives computed with burn tensor operations on the tensor's own device
+//! (cargo feature `burn`): the pairwise [`Mmd`], [`Ksd`], [`KdeKl`],
+//! [`SigregIntegrated`] and [`SusregIntegrated`], and the sliced [`Sigreg`] and
+//! [`Susreg`], wrapped in [`OnDevice`].
 //!
 //! [`crate::burn::regularize`] brings the rows to the host and computes there; on a
 //! GPU that stalls the device every step and the host's `O(N^2 d)` work can cost
@@ -24,7 +25,13 @@
 //! - the gradient is the pair weights times the rows (`W X`, one more `matmul` per
 //!   block) chained back to the raw rows, and it enters burn's autodiff as in
 //!   [`crate::burn::regularize`]: `s - s.detach() + L` with `s = sum(z * G)`, so
-//!   the value is `L` and the gradient `G` (no autodiff through the profile).
+//!   the value is `L` and the gradient `G` (no autodiff through the profile);
+//! - the sliced objectives draw their directions on the host from the host path's
+//!   `(seed, step)` stream (advancing the same call counter) and upload them; the
+//!   projections are a `matmul` per chunk of at most [`OnDevice::with_block_rows`]
+//!   directions (`O(chunk * N)` memory), the Epps–Pulley sums over the rows and
+//!   the statistic of every direction are formed on the device, and the gradient
+//!   is one more `matmul` per chunk, entering autodiff as above.
 //!
 //! Everything runs in `f32`: values agree with the host path to about `1e-6`
 //! relative, gradients to about `1e-5` of their largest entry (the tests hold them
@@ -61,18 +68,20 @@
 //! ```
 
 mod pairs;
+mod sliced;
 mod table;
 
 use self::pairs::Rows;
 use self::table::DeviceTable;
 use crate::error::{Error, Result, invalid};
-use crate::{KdeKl, Ksd, Mmd, Regularizer, SigregIntegrated, SusregIntegrated};
+use crate::{KdeKl, Ksd, Mmd, Regularizer, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
 use burn_tensor::{DType, Tensor};
 
 #[cfg(doc)]
 use crate::Kernel;
 
-/// The default block size: `block_rows * N` is at most this many pairs.
+/// The default block size: `block_rows * N` is at most this many pairs (of rows,
+/// or of a row and a direction for the sliced objectives).
 pub const DEFAULT_BLOCK_PAIRS: usize = 1 << 24;
 
 mod sealed {
@@ -97,8 +106,8 @@ mod sealed {
 }
 
 /// An objective [`OnDevice`] computes on the device: [`Mmd`], [`Ksd`], [`KdeKl`],
-/// [`SigregIntegrated`] and [`SusregIntegrated`] (sealed: implemented by this crate
-/// only).
+/// [`SigregIntegrated`], [`SusregIntegrated`], [`Sigreg`] and [`Susreg`] (sealed:
+/// implemented by this crate only).
 pub trait DeviceObjective: Regularizer<f32> + sealed::Sealed {}
 
 impl<T: Regularizer<f32> + sealed::Sealed> DeviceObjective for T {}
@@ -249,18 +258,60 @@ impl sealed::Sealed for SigregIntegrated {
     }
 }
 
+impl sealed::Sealed for Sigreg {
+    fn dim(&self) -> Option<usize> {
+        None
+    }
+    fn on_sphere(&self) -> bool {
+        false
+    }
+    fn evaluate(
+        &mut self,
+        rows: &Rows,
+        block: usize,
+        gradient: bool,
+    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
+        let [_, d] = rows.z.dims();
+        let call = self.device_call(d)?;
+        Ok(sliced::statistic(&rows.z, call, block, gradient))
+    }
+}
+
+impl sealed::Sealed for Susreg {
+    fn dim(&self) -> Option<usize> {
+        None
+    }
+    fn on_sphere(&self) -> bool {
+        true
+    }
+    fn evaluate(
+        &mut self,
+        rows: &Rows,
+        block: usize,
+        gradient: bool,
+    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
+        let [_, d] = rows.z.dims();
+        let call = self.device_call(d)?;
+        let (loss, grad) = sliced::statistic(rows.unit(), call, block, gradient);
+        Ok((loss, grad.map(|g| pairs::chain(rows, g, 1.0))))
+    }
+}
+
 /// A [`DeviceObjective`] computed with burn tensor operations on the device of the
-/// rows it is given, in row blocks of the Gram matrix.
+/// rows it is given, in row blocks of the Gram matrix (chunks of directions for
+/// the sliced objectives).
 ///
 /// The objective itself stays usable on the host ([`OnDevice::objective_mut`]):
-/// both paths evaluate the same tables of the same exact kernel.
+/// both paths evaluate the same tables of the same exact kernel, and the sliced
+/// objectives draw from the same direction stream and call counter, so a host
+/// call and a device call each take the next step's directions.
 ///
 /// ```
 /// # #[cfg(feature = "burn-cpu")]
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use burn::tensor::{Device, Distribution, Tensor};
 /// use unisphere::burn::device::OnDevice;
-/// use unisphere::{KdeKl, Kernel, SusregIntegrated};
+/// use unisphere::{KdeKl, Kernel, Susreg, SusregIntegrated};
 ///
 /// let device = Device::flex(); // no autodiff: loss and gradient directly
 /// let z = Tensor::<2>::random([100, 24], Distribution::Normal(0.0, 1.0), &device);
@@ -270,6 +321,15 @@ impl sealed::Sealed for SigregIntegrated {
 /// let mut twin = OnDevice::new(SusregIntegrated::new()).with_block_rows(16)?;
 /// assert!(twin.loss(&z)?.into_scalar::<f32>() > 0.0);
 /// assert!(OnDevice::new(SusregIntegrated::new()).with_block_rows(0).is_err());
+///
+/// // The sliced SUSReg: 1024 directions, 256 per projection matmul.
+/// let mut susreg = OnDevice::new(Susreg::new(1024, 7)?).with_block_rows(256)?;
+/// let mut host = susreg.objective().clone(); // the same stream, at the same step
+/// let loss = susreg.loss(&z)?.into_scalar::<f32>() as f64;
+/// let rows = unisphere::ndarray::Array2::from_shape_vec((100, 24), z.to_data().to_vec::<f32>()?)?;
+/// let expected = unisphere::Regularizer::loss(&mut host, rows.view())?;
+/// assert!((loss - expected).abs() <= 1e-5 * expected);
+/// assert_eq!((susreg.objective().step(), host.step()), (1, 1));
 /// # Ok(())
 /// # }
 /// # #[cfg(not(feature = "burn-cpu"))]
@@ -292,7 +352,10 @@ impl<R: DeviceObjective> OnDevice<R> {
 
     /// Blocks of `rows` rows of the Gram matrix (`rows >= 1`): the device then holds
     /// a few `rows x N` matrices at a time (about 100 bytes per pair of a block, for
-    /// the Gram block, the table lookup's temporaries and the pair weights).
+    /// the Gram block, the table lookup's temporaries and the pair weights). For
+    /// [`Sigreg`] and [`Susreg`], chunks of `rows` directions: a few `N x rows`
+    /// matrices (the projections, their angles at one knot, the statistic's
+    /// derivatives) at a time.
     pub fn with_block_rows(mut self, rows: usize) -> Result<Self> {
         if rows == 0 {
             return Err(invalid("rows", rows, "at least one row per block"));
@@ -303,9 +366,15 @@ impl<R: DeviceObjective> OnDevice<R> {
 
     /// The rows per block for a batch of `n` rows.
     pub fn block_rows(&self, n: usize) -> usize {
+        self.block(n).min(n.max(1))
+    }
+
+    /// The block size for a batch of `n` rows, not capped at `n`: rows of the Gram
+    /// matrix, or directions of a sliced objective (of which there may be more
+    /// than rows).
+    fn block(&self, n: usize) -> usize {
         self.block_rows
             .unwrap_or((DEFAULT_BLOCK_PAIRS / n.max(1)).max(1))
-            .min(n.max(1))
     }
 
     /// The objective (for the host path, its name, its parameters).
@@ -359,7 +428,7 @@ impl<R: DeviceObjective> OnDevice<R> {
             });
         }
         let rows = pairs::check(z, self.reg.dim(), self.reg.on_sphere())?;
-        let block = self.block_rows(rows.len());
+        let block = self.block(rows.len());
         self.reg.evaluate(&rows, block, gradient)
     }
 }

@@ -27,7 +27,7 @@ impl Rows {
     }
 
     /// The unit rows (set for objectives on the sphere).
-    fn unit(&self) -> &Tensor<2> {
+    pub fn unit(&self) -> &Tensor<2> {
         self.x
             .as_ref()
             .expect("objectives on the sphere check their rows with `unit`")
@@ -98,7 +98,7 @@ fn diagnose(z: &Tensor<2>, dim: Option<usize>, unit: bool) -> Error {
 }
 
 /// `[start, start + rows)` for every row block of `n` rows.
-fn blocks(n: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
+pub fn blocks(n: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n)
         .step_by(block)
         .map(move |start| (start, block.min(n - start)))
@@ -111,7 +111,7 @@ fn diagonal(rows: usize, n: usize, start: usize, device: &Device) -> Tensor<2, B
 
 /// `factor (I - x_i x_i^T) g_i / |z_i|` for every row: a gradient with respect to
 /// the unit rows carried back to the raw rows.
-fn chain(rows: &Rows, g: Tensor<2>, factor: f64) -> Tensor<2> {
+pub fn chain(rows: &Rows, g: Tensor<2>, factor: f64) -> Tensor<2> {
     let x = rows.unit();
     let radial = (g.clone() * x.clone()).sum_dim(1);
     (g - x.clone() * radial) * (rows.norms.clone().recip() * factor)
