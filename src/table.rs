@@ -42,7 +42,9 @@ pub(crate) struct Table {
     hi: f64,
     inv_h: f64,
     intervals: usize,
-    /// Per interval: `NC` value coefficients, then `NC` slope coefficients.
+    /// Per interval, the value's and the slope's coefficients of each degree side by
+    /// side (the value's of degree `k` at `2k`, the slope's at `2k + 1`), so that
+    /// one two-wide load feeds both Horner chains.
     blocks: Vec<[f64; 2 * NC]>,
 }
 
@@ -149,9 +151,9 @@ impl Table {
                 scale_v = scale_v.max(v.abs());
                 scale_s = scale_s.max(s.abs());
             }
-            blocks.push(std::array::from_fn(
-                |k| if k < NC { mv[k] } else { ms[k - NC] },
-            ));
+            blocks.push(std::array::from_fn(|k| {
+                if k % 2 == 0 { mv[k / 2] } else { ms[k / 2] }
+            }));
             match accuracy {
                 Accuracy::Global(_) => {
                     global_v = global_v.max(scale_v);
@@ -186,7 +188,8 @@ impl Table {
 
     /// The range `(lo, hi)`, the number of intervals, and per interval the
     /// monomial coefficients (in the local coordinate `2 (x - a)/h - 1` of the
-    /// interval `[a, a + h]`) of the value, then of the slope, lowest degree first.
+    /// interval `[a, a + h]`) of the value and the slope, lowest degree first and
+    /// side by side: the value's of degree `k` at `2k`, the slope's at `2k + 1`.
     #[cfg(feature = "burn")]
     pub fn parts(&self) -> (f64, f64, usize, &[[f64; 2 * NC]]) {
         (self.lo, self.hi, self.intervals, &self.blocks)
@@ -197,14 +200,24 @@ impl Table {
     pub fn value_and_slope(&self, x: f64) -> (f64, f64) {
         let (i, t) = self.locate(x);
         let c = &self.blocks[i];
-        (horner(&c[..NC], t), horner(&c[NC..], t))
+        let (mut v, mut s) = (c[2 * NC - 2], c[2 * NC - 1]);
+        for k in (0..NC - 1).rev() {
+            v = v * t + c[2 * k];
+            s = s * t + c[2 * k + 1];
+        }
+        (v, s)
     }
 
     /// The value at `x`, clamped into `[lo, hi]`.
     #[inline(always)]
     pub fn value(&self, x: f64) -> f64 {
         let (i, t) = self.locate(x);
-        horner(&self.blocks[i][..NC], t)
+        let c = &self.blocks[i];
+        let mut v = c[2 * NC - 2];
+        for k in (0..NC - 1).rev() {
+            v = v * t + c[2 * k];
+        }
+        v
     }
 
     /// Values (and slopes, if asked) at every `x`: lanes of independent Horner chains
@@ -255,26 +268,31 @@ impl Table {
                 blk[l] = &self.blocks[i];
                 t[l] = tl;
             }
-            let mut v: [f64; LANES] = std::array::from_fn(|l| blk[l][NC - 1]);
-            let mut s: [f64; LANES] = std::array::from_fn(|l| blk[l][2 * NC - 1]);
+            // Per lane, the value and the slope side by side: [v, s].
+            let mut vs: [[f64; 2]; LANES] =
+                std::array::from_fn(|l| [blk[l][2 * NC - 2], blk[l][2 * NC - 1]]);
             for k in (0..NC - 1).rev() {
                 for l in 0..LANES {
-                    v[l] = step::<FUSED>(v[l], t[l], blk[l][k]);
-                    s[l] = step::<FUSED>(s[l], t[l], blk[l][NC + k]);
+                    vs[l][0] = step::<FUSED>(vs[l][0], t[l], blk[l][2 * k]);
+                    vs[l][1] = step::<FUSED>(vs[l][1], t[l], blk[l][2 * k + 1]);
                 }
             }
-            values[start..start + LANES].copy_from_slice(&v);
+            for l in 0..LANES {
+                values[start + l] = vs[l][0];
+            }
             if let Some(out) = slopes.as_deref_mut() {
-                out[start..start + LANES].copy_from_slice(&s);
+                for l in 0..LANES {
+                    out[start + l] = vs[l][1];
+                }
             }
         }
         for j in full..n {
             let (i, t) = self.locate(x[j]);
             let c = &self.blocks[i];
-            let (mut v, mut s) = (c[NC - 1], c[2 * NC - 1]);
+            let (mut v, mut s) = (c[2 * NC - 2], c[2 * NC - 1]);
             for k in (0..NC - 1).rev() {
-                v = step::<FUSED>(v, t, c[k]);
-                s = step::<FUSED>(s, t, c[NC + k]);
+                v = step::<FUSED>(v, t, c[2 * k]);
+                s = step::<FUSED>(s, t, c[2 * k + 1]);
             }
             values[j] = v;
             if let Some(out) = slopes.as_deref_mut() {

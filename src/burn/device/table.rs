@@ -46,8 +46,8 @@ impl DeviceTable {
             inv_h: (1.0 / h) as f32,
             h: h as f32,
             last: (intervals - 1) as f32,
-            value: (0..NC).map(column).collect(),
-            slope: (NC..2 * NC).map(column).collect(),
+            value: (0..NC).map(|k| column(2 * k)).collect(),
+            slope: (0..NC).map(|k| column(2 * k + 1)).collect(),
         }
     }
 
