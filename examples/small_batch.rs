@@ -26,7 +26,10 @@ fn embeddings(n: usize, d: usize) -> Array2<f32> {
     Array2::from_shape_simple_fn((n, d), || rng.sample::<f32, _>(rand_distr::StandardNormal))
 }
 
-fn objectives(d: usize) -> unisphere::Result<Vec<(&'static str, Box<dyn Regularizer<f32>>)>> {
+/// A named objective.
+type Named = (&'static str, Box<dyn Regularizer<f32>>);
+
+fn objectives(d: usize) -> unisphere::Result<Vec<Named>> {
     let df = d as f64;
     Ok(vec![
         ("MMD heat", Box::new(Mmd::new(Kernel::heat(d, 5.0 / df)?))),
