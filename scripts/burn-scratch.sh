@@ -6,7 +6,9 @@
 # in DIR resolves them (network needed, unless they are in cargo's cache).
 burn_scratch_copy() {
     local repo=$1 backend=$2 dir=$3
-    git -C "$repo" archive HEAD | tar -x -C "$dir"
+    # -m: the files get the time of extraction, not the commit's, so that cargo never
+    # takes an earlier build of another commit in the same target directory for fresh.
+    git -C "$repo" archive HEAD | tar -x -m -C "$dir"
     # burn = { ..., features = ["std", "flex", "autodiff", "optim"], ... } gets the backend.
     sed -i "s/features = \[\"std\", \"flex\", \"autodiff\", \"optim\"\]/features = [\"std\", \"flex\", \"autodiff\", \"optim\", \"$backend\"]/" "$dir/Cargo.toml"
     grep -q "\"optim\", \"$backend\"" "$dir/Cargo.toml" || {
