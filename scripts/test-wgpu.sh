@@ -13,8 +13,11 @@
 # scripts/gpu-bench.sh does; network needed unless cargo's cache has its crates),
 # and runs `cargo test --release --features burn-cpu --test burn_device` with
 # `--cfg unisphere_gpu="wgpu"`, which makes the tests use the wgpu device. The
-# Vulkan loader is pointed at lavapipe's ICD only, so wgpu cannot pick anything
-# else. Prints the build time, the test output and the test run's wall time.
+# Vulkan loader is pointed at lavapipe's ICD only (burn's wgpu device tries Vulkan
+# first and ignores WGPU_BACKEND; it would fall back to OpenGL, Mesa's llvmpipe,
+# only if Vulkan had no adapter: `VK_LOADER_DEBUG=driver` shows which driver it
+# used). Prints the build time, the test output and the test run's wall time.
+# Mesa prints "XDG_RUNTIME_DIR is invalid" on a machine without a session: harmless.
 set -euo pipefail
 
 repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
