@@ -30,10 +30,8 @@ build)
     repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
-    git -C "$repo" archive HEAD | tar -x -C "$scratch"
-    # burn = { ..., features = ["std", "flex", "autodiff", "optim"], ... } gets the backend.
-    sed -i "s/features = \[\"std\", \"flex\", \"autodiff\", \"optim\"\]/features = [\"std\", \"flex\", \"autodiff\", \"optim\", \"$backend\"]/" "$scratch/Cargo.toml"
-    grep -q "\"optim\", \"$backend\"" "$scratch/Cargo.toml" || { echo "could not add the $backend feature to burn" >&2; exit 1; }
+    . "$repo/scripts/burn-scratch.sh"
+    burn_scratch_copy "$repo" "$backend" "$scratch"
     (
         cd "$scratch"
         CARGO_TARGET_DIR="$repo/target/gpu-bench-$backend" \
