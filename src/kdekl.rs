@@ -4,7 +4,8 @@
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
 use crate::pairwise::{
-    KeptPairs, PairRequest, pair_rows_into, pair_sums, pair_sums_into, pair_sums_keep, reweigh_into,
+    KeptPairs, PairRequest, PairRows, pair_rows_into, pair_sums, pair_sums_into, pair_sums_keep,
+    reweigh_into,
 };
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
@@ -283,7 +284,7 @@ impl KdeKl {
     /// With `kept`, the pairs' values and slopes are kept for [`KdeKl::weighted_rows`].
     fn ln_row_sums<G: Real>(
         &self,
-        rows: &SphereRows<G>,
+        rows: PairRows<'_, G>,
         local: Option<Range<usize>>,
         kept: Option<&mut KeptPairs>,
     ) -> Result<Vec<f64>> {
@@ -302,8 +303,8 @@ impl KdeKl {
             }
         };
         let sums = match (local.clone(), kept) {
-            (None, Some(kept)) => pair_sums_keep(rows.x, &values, req, kept),
-            (None, None) => pair_sums(rows.x, &values, req),
+            (None, Some(kept)) => pair_sums_keep(rows, &values, req, kept),
+            (None, None) => pair_sums(rows, &values, req),
             (Some(r), _) => pair_rows_into(rows.x, r, &values, req, None),
         };
         let first = local.map_or(0, |r| r.start);
@@ -328,7 +329,7 @@ impl KdeKl {
     /// `kept` (every row), from the pairs the first pass kept.
     fn weighted_rows<G: Real>(
         &self,
-        rows: &SphereRows<G>,
+        rows: PairRows<'_, G>,
         ln_s: &[f64],
         local: Option<Range<usize>>,
         kept: Option<&KeptPairs>,
@@ -356,9 +357,9 @@ impl KdeKl {
         };
         let req = PairRequest::default();
         match (local, kept) {
-            (None, Some(kept)) => reweigh_into(rows.x, kept, &reweigh, grad),
+            (None, Some(kept)) => reweigh_into(rows, kept, &reweigh, grad),
             (None, None) => {
-                pair_sums_into(rows.x, &weights, req, Some(grad));
+                pair_sums_into(rows, &weights, req, Some(grad));
             }
             (Some(r), _) => {
                 pair_rows_into(rows.x, r, &weights, req, Some(grad));
@@ -407,15 +408,16 @@ impl KdeKl {
         let (offset, factor) = self.affine()?;
         ws.with(|b: &mut Buffers<G>| {
             let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
+            let pairs = PairRows::with_columns(rows.x, &mut b.columns);
             let n = rows.len() as f64;
             // With the gradient, the first pass keeps the pairs for the second where
             // they fit.
             let mut kept = (S::WANTED && KeptPairs::fits(rows.len())).then_some(&mut *kept);
-            let ln_s = self.ln_row_sums(&rows, None, kept.as_deref_mut())?;
+            let ln_s = self.ln_row_sums(pairs, None, kept.as_deref_mut())?;
             let loss = centred_mean(&ln_s, offset - (n - 1.0).ln(), n) * factor;
             if S::WANTED {
                 let mut g = zeroed(&mut b.grad, rows.len(), rows.x.ncols())?;
-                self.weighted_rows(&rows, &ln_s, None, kept.as_deref(), g.view_mut());
+                self.weighted_rows(pairs, &ln_s, None, kept.as_deref(), g.view_mut());
                 rows.chain(&mut g, factor / n);
                 sink.add(g.view())?;
             }
@@ -435,7 +437,7 @@ impl KdeKl {
         let all = shard.all_rows("KDE-KL")?;
         let (mut x, mut norms) = (Vec::<G>::new(), Vec::new());
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
-        self.ln_row_sums(&rows, Some(shard.local_range()), None)
+        self.ln_row_sums(rows.x.into(), Some(shard.local_range()), None)
     }
 
     /// Phase 2 of a shard, in the precision `G`: the gradient of the whole loss with
@@ -451,7 +453,7 @@ impl KdeKl {
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
         let local = shard.local_range();
         let mut g = Array2::<G>::zeros((local.len(), all.ncols()));
-        self.weighted_rows(&rows, ln_s, Some(local.clone()), None, g.view_mut());
+        self.weighted_rows(rows.x.into(), ln_s, Some(local.clone()), None, g.view_mut());
         rows.restrict(local)
             .chain(&mut g.view_mut(), factor / all.nrows() as f64);
         Ok(g.mapv(|v| F::from_f64(v.to_f64())))

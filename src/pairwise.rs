@@ -11,11 +11,20 @@
 //! `G_I += W_IJ X_J` and `G_J += W_IJ^T X_I`. Memory is the input, the output and a
 //! few tiles per thread: no `N x N` matrix is ever held.
 //!
+//! The GEMMs (matrixmultiply's) copy their operands into packed panels, by
+//! contiguous copies where an operand's packed direction is contiguous and by
+//! strided gathers, several times slower, where it is not. So the engine hands them
+//! operands laid out for the copies: the rows also column-major ([`PairRows`], made
+//! once per call where the caller keeps a buffer) for the Gram tiles, and each weight
+//! tile also transposed for `W_IJ X_J`. The packed values, and so every result, are
+//! the same either way.
+//!
 //! Tile pairs are scheduled in rounds of a round-robin tournament, so the pairs of a
 //! round touch disjoint tiles and run in parallel (rayon) without sharing any
 //! accumulator. Each tile receives its contributions in the same order whatever the
 //! number of threads, so results are bit-for-bit identical for any thread count.
 
+use crate::numerics::lane_sum;
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rayon::prelude::*;
@@ -31,6 +40,104 @@ pub(crate) const TILE: usize = 256;
 /// threads.
 pub(crate) fn tile_rows(n: usize) -> usize {
     n.div_ceil(4).next_power_of_two().clamp(32, TILE)
+}
+
+/// The most entries (`N d`) of a column-major copy of the rows ([`PairRows::with_columns`]):
+/// 64 MiB in `f32`. Above it the Gram tiles' GEMMs gather from the rows instead, a
+/// cost that shrinks relative to the GEMMs' as the tiles grow.
+const COLUMN_COPY_MAX: usize = 1 << 24;
+
+/// The rows the engine works on: `x` (`N x d`) and, if the caller made one, the same
+/// rows column-major (`columns` is `d x N` with `columns[[k, i]] = x[[i, k]]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairRows<'a, F> {
+    pub x: ArrayView2<'a, F>,
+    columns: Option<ArrayView2<'a, F>>,
+}
+
+impl<'a, F> From<ArrayView2<'a, F>> for PairRows<'a, F> {
+    fn from(x: ArrayView2<'a, F>) -> Self {
+        PairRows { x, columns: None }
+    }
+}
+
+impl<'a, F: Real> PairRows<'a, F> {
+    /// The rows and their column-major copy, if any.
+    fn parts(self) -> (ArrayView2<'a, F>, Option<ArrayView2<'a, F>>) {
+        (self.x, self.columns)
+    }
+
+    /// The rows `x` with their column-major copy written into `buf` (grown if needed,
+    /// kept by the caller from call to call), or without one if it would have more
+    /// than [`COLUMN_COPY_MAX`] entries or cannot be allocated.
+    pub fn with_columns(x: ArrayView2<'a, F>, buf: &'a mut Vec<F>) -> Self {
+        let (n, d) = x.dim();
+        let Some(len) = n
+            .checked_mul(d)
+            .filter(|&len| len > 0 && len <= COLUMN_COPY_MAX)
+        else {
+            return x.into();
+        };
+        if buf.try_reserve(len.saturating_sub(buf.len())).is_err() {
+            return x.into();
+        }
+        buf.resize(len, F::zero());
+        let rows = x.as_standard_layout();
+        let src = rows.as_slice().expect("standard layout is contiguous");
+        // Blocks of 64 columns of `x` (rows of the copy), in parallel when large.
+        let copy = |(b, out): (usize, &mut [F])| {
+            transpose(&src[64 * b..], d, (n, out.len() / n), out, n);
+        };
+        if len >= 1 << 15 {
+            buf.par_chunks_mut(64 * n).enumerate().for_each(copy);
+        } else {
+            buf.chunks_mut(64 * n).enumerate().for_each(copy);
+        }
+        PairRows {
+            x,
+            columns: Some(ArrayView2::from_shape((d, n), buf.as_slice()).expect("length is d x n")),
+        }
+    }
+}
+
+/// Transposes the `r x c` matrix in `src` (rows `ss` apart) into the `c x r` matrix
+/// in `dst` (rows `ds` apart): whole 8 x 8 blocks through registers, the ragged
+/// edges entry by entry.
+fn transpose<F: Copy>(src: &[F], ss: usize, (r, c): (usize, usize), dst: &mut [F], ds: usize) {
+    const B: usize = 8;
+    let (rf, cf) = (r - r % B, c - c % B);
+    for r0 in (0..rf).step_by(B) {
+        for c0 in (0..cf).step_by(B) {
+            let block: [[F; B]; B] = std::array::from_fn(|a| {
+                let row = &src[(r0 + a) * ss + c0..][..B];
+                std::array::from_fn(|b| row[b])
+            });
+            for b in 0..B {
+                let out = &mut dst[(c0 + b) * ds + r0..][..B];
+                for (a, o) in out.iter_mut().enumerate() {
+                    *o = block[a][b];
+                }
+            }
+        }
+    }
+    let edge = |i: usize, j: usize, dst: &mut [F]| dst[j * ds + i] = src[i * ss + j];
+    for i in 0..rf {
+        (cf..c).for_each(|j| edge(i, j, dst));
+    }
+    for i in rf..r {
+        (0..c).for_each(|j| edge(i, j, dst));
+    }
+}
+
+/// The top-left `bi x bj` block of the weight tile `w`, transposed into `wt`.
+fn transpose_tile<F: Real>(w: &Array2<F>, wt: &mut Array2<F>, (bi, bj): (usize, usize)) {
+    let (ws, wts) = (w.ncols(), wt.ncols());
+    let (src, dst) = (w.as_slice(), wt.as_slice_mut());
+    let (src, dst) = (
+        src.expect("a tile is contiguous"),
+        dst.expect("a tile is contiguous"),
+    );
+    transpose(src, ws, (bi, bj), dst, wts);
 }
 
 /// What the engine should compute besides the total.
@@ -161,7 +268,7 @@ impl RowSums {
     fn add_row(&mut self, a: usize, v: &[f64]) {
         match self {
             RowSums::None => {}
-            RowSums::Plain(s) => s[a] += v.iter().sum::<f64>(),
+            RowSums::Plain(s) => s[a] += lane_sum(v, |x| x),
             RowSums::Log(s) => s[a].merge(LogSum::of(v)),
         }
     }
@@ -209,6 +316,9 @@ struct TileAcc<'a, F> {
 struct Scratch<F> {
     gram: Array2<F>,
     w: Array2<F>,
+    /// The weight tile transposed (`w^T`), packed by copies for `W_IJ X_J`
+    /// (written for off-diagonal tile pairs with a gradient only).
+    wt: Array2<F>,
     g: Vec<f64>,
     f: Vec<f64>,
     wrow: Vec<f64>,
@@ -224,6 +334,7 @@ impl<F: Real> Scratch<F> {
         Scratch {
             gram: Array2::zeros((tile, tile)),
             w: Array2::zeros(if need_w { (tile, tile) } else { (0, 0) }),
+            wt: Array2::zeros(if req.gradient { (tile, tile) } else { (0, 0) }),
             g: vec![0.0; tile],
             f: vec![0.0; tile],
             wrow: vec![0.0; if need_w { tile } else { 0 }],
@@ -328,6 +439,7 @@ impl KeptPairs {
 /// The rows, what is asked, the tiles' accumulators, and where pairs are kept.
 struct Engine<'a, F> {
     x: ArrayView2<'a, F>,
+    columns: Option<ArrayView2<'a, F>>,
     tile: usize,
     req: PairRequest,
     accs: Vec<Mutex<TileAcc<'a, F>>>,
@@ -336,7 +448,7 @@ struct Engine<'a, F> {
 
 impl<'a, F: Real> Engine<'a, F> {
     fn new(
-        x: ArrayView2<'a, F>,
+        (x, columns): (ArrayView2<'a, F>, Option<ArrayView2<'a, F>>),
         req: PairRequest,
         mut grad: Option<ArrayViewMut2<'a, F>>,
         kept: Option<&'a KeptPairs>,
@@ -366,6 +478,7 @@ impl<'a, F: Real> Engine<'a, F> {
             .collect();
         Engine {
             x,
+            columns,
             tile,
             req,
             accs,
@@ -396,6 +509,7 @@ impl<'a, F: Real> Engine<'a, F> {
         let Scratch {
             gram,
             w,
+            wt,
             g,
             f,
             wrow,
@@ -404,10 +518,17 @@ impl<'a, F: Real> Engine<'a, F> {
         } = scratch;
         let (ri, rj) = (self.rows(ti), self.rows(tj));
         let (bi, bj, j0) = (ri.len(), rj.len(), rj.start);
-        let xi = self.x.slice(s![ri.clone(), ..]);
-        let xj = self.x.slice(s![rj, ..]);
         let mut gram = gram.slice_mut(s![..bi, ..bj]);
-        general_mat_mul(F::one(), &xi, &xj.t(), F::zero(), &mut gram);
+        match self.columns {
+            Some(c) => {
+                let (ci, cj) = (c.slice(s![.., ri.clone()]), c.slice(s![.., rj]));
+                general_mat_mul(F::one(), &ci.t(), &cj, F::zero(), &mut gram);
+            }
+            None => {
+                let (xi, xj) = (self.x.slice(s![ri.clone(), ..]), self.x.slice(s![rj, ..]));
+                general_mat_mul(F::one(), &xi, &xj.t(), F::zero(), &mut gram);
+            }
+        }
         let diag = ti == tj;
         values
             .iter_mut()
@@ -418,7 +539,9 @@ impl<'a, F: Real> Engine<'a, F> {
         let wrow = &mut wrow[..if need_w { bj } else { 0 }];
         let mut sum = 0.0f64;
         for a in 0..bi {
-            for (gv, x) in g.iter_mut().zip(gram.row(a)) {
+            let gram_row = gram.row(a);
+            let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
+            for (gv, x) in g.iter_mut().zip(gram_row) {
                 *gv = x.to_f64();
             }
             term.row(ri.start + a, j0, g, f, need_w.then_some(&mut wrow[..]));
@@ -429,12 +552,14 @@ impl<'a, F: Real> Engine<'a, F> {
                 }
             }
             if !req.log_rows {
-                sum += f.iter().sum::<f64>();
+                sum += lane_sum(f, |v| v);
             }
             values[0].add_row(a, f);
             values[1].add_columns(f);
             if need_w {
-                for (wv, x) in w.row_mut(a).iter_mut().zip(wrow.iter()) {
+                let mut w_row = w.row_mut(a);
+                let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
+                for (wv, x) in w_row.iter_mut().zip(wrow.iter()) {
                     *wv = F::from_f64(*x);
                 }
                 weights[0].add_row(a, wrow);
@@ -447,6 +572,9 @@ impl<'a, F: Real> Engine<'a, F> {
             }
         }
         drop(kept);
+        if req.gradient && !diag {
+            transpose_tile(w, wt, (bi, bj));
+        }
         self.accumulate(scratch, (ti, tj));
         if diag { sum } else { 2.0 * sum }
     }
@@ -474,6 +602,9 @@ impl<'a, F: Real> Engine<'a, F> {
             }
         }
         drop(block);
+        if ti != tj {
+            transpose_tile(&scratch.w, &mut scratch.wt, (bi, bj));
+        }
         scratch
             .values
             .iter_mut()
@@ -490,15 +621,17 @@ impl<'a, F: Real> Engine<'a, F> {
         let (bi, bj) = (ri.len(), rj.len());
         let xi = self.x.slice(s![ri, ..]);
         let xj = self.x.slice(s![rj, ..]);
-        let w = if self.need_w() {
-            scratch.w.slice(s![..bi, ..bj])
-        } else {
-            scratch.w.slice(s![..0, ..0])
-        };
         // Lock order is fixed (ti <= tj) and within a round no tile is shared.
         let mut acc_i = self.accs[ti].lock().expect("tile accumulator poisoned");
         if let Some(g) = acc_i.grad.as_mut() {
-            general_mat_mul(F::one(), &w, &xj, F::one(), g);
+            // `W_IJ` as the transpose of a row-major matrix, so that it packs by
+            // copies: of `wt`, or on the diagonal of `W_II` itself (it is symmetric).
+            let w_ij = if ti == tj {
+                scratch.w.slice(s![..bi, ..bj]).reversed_axes()
+            } else {
+                scratch.wt.slice(s![..bj, ..bi]).reversed_axes()
+            };
+            general_mat_mul(F::one(), &w_ij, &xj, F::one(), g);
         }
         acc_i.row_values.merge(&scratch.values[0]);
         acc_i.row_weights.merge(&scratch.weights[0]);
@@ -507,7 +640,8 @@ impl<'a, F: Real> Engine<'a, F> {
         }
         let mut acc_j = self.accs[tj].lock().expect("tile accumulator poisoned");
         if let Some(g) = acc_j.grad.as_mut() {
-            general_mat_mul(F::one(), &w.t(), &xi, F::one(), g);
+            let w_ji = scratch.w.slice(s![..bi, ..bj]).reversed_axes();
+            general_mat_mul(F::one(), &w_ji, &xi, F::one(), g);
         }
         acc_j.row_values.merge(&scratch.values[1]);
         acc_j.row_weights.merge(&scratch.weights[1]);
@@ -563,12 +697,16 @@ impl<'a, F: Real> Engine<'a, F> {
 
 /// Runs the engine on the rows `x` with the symmetric pair term `term`, without a
 /// gradient: [`pair_sums_into`] with no buffer.
-pub(crate) fn pair_sums<F, T>(x: ArrayView2<F>, term: &T, req: PairRequest) -> PairSums
+pub(crate) fn pair_sums<'r, F, T>(
+    rows: impl Into<PairRows<'r, F>>,
+    term: &T,
+    req: PairRequest,
+) -> PairSums
 where
     F: Real,
     T: PairTerm + ?Sized,
 {
-    pair_sums_into(x, term, req, None)
+    pair_sums_into(rows, term, req, None)
 }
 
 /// Runs the engine on the rows `x` with the symmetric pair term `term`; with a
@@ -576,8 +714,8 @@ where
 /// (`grad += W X`: zero it first for `G` alone), so the caller can keep it from call
 /// to call. Weights are asked of the term only when a gradient or row weights are
 /// requested; `req.gradient` is set from `grad`.
-pub(crate) fn pair_sums_into<F, T>(
-    x: ArrayView2<F>,
+pub(crate) fn pair_sums_into<'r, F, T>(
+    rows: impl Into<PairRows<'r, F>>,
     term: &T,
     req: PairRequest,
     grad: Option<ArrayViewMut2<F>>,
@@ -586,7 +724,8 @@ where
     F: Real,
     T: PairTerm + ?Sized,
 {
-    let engine = Engine::new(x, req, grad, None);
+    let rows = rows.into().parts();
+    let engine = Engine::new(rows, req, grad, None);
     let total = engine.run(|scratch, pair| engine.visit(term, scratch, pair));
     engine.finish(total)
 }
@@ -594,8 +733,8 @@ where
 /// [`pair_sums`] (no gradient) that also keeps every pair's value and weight (the
 /// term is always asked for weights) in `kept`, for [`reweigh_into`]. The batch must
 /// fit: [`KeptPairs::fits`]`(x.nrows())`.
-pub(crate) fn pair_sums_keep<F, T>(
-    x: ArrayView2<F>,
+pub(crate) fn pair_sums_keep<'r, F, T>(
+    rows: impl Into<PairRows<'r, F>>,
     term: &T,
     req: PairRequest,
     kept: &mut KeptPairs,
@@ -604,8 +743,10 @@ where
     F: Real,
     T: PairTerm + ?Sized,
 {
-    kept.prepare(x.nrows(), tile_rows(x.nrows()));
-    let engine = Engine::new(x, req, None, Some(&*kept));
+    let rows = rows.into().parts();
+    let n = rows.0.nrows();
+    kept.prepare(n, tile_rows(n));
+    let engine = Engine::new(rows, req, None, Some(&*kept));
     let total = engine.run(|scratch, pair| engine.visit(term, scratch, pair));
     engine.finish(total)
 }
@@ -632,8 +773,8 @@ where
 /// computing the Gram matrix or evaluating the term again. Tiles, schedule and the
 /// order of every sum are those of [`pair_sums_into`], so the result is bit-for-bit
 /// what [`pair_sums_into`] gives for a term that computes the same weights.
-pub(crate) fn reweigh_into<F, R>(
-    x: ArrayView2<F>,
+pub(crate) fn reweigh_into<'r, F, R>(
+    rows: impl Into<PairRows<'r, F>>,
     kept: &KeptPairs,
     reweigh: &R,
     grad: ArrayViewMut2<F>,
@@ -641,8 +782,10 @@ pub(crate) fn reweigh_into<F, R>(
     F: Real,
     R: Reweigh + ?Sized,
 {
-    debug_assert_eq!((kept.rows, kept.tile), (x.nrows(), tile_rows(x.nrows())));
-    let engine = Engine::new(x, PairRequest::default(), Some(grad), Some(kept));
+    let rows = rows.into().parts();
+    let n = rows.0.nrows();
+    debug_assert_eq!((kept.rows, kept.tile), (n, tile_rows(n)));
+    let engine = Engine::new(rows, PairRequest::default(), Some(grad), Some(kept));
     engine.run(|scratch, pair| engine.revisit(reweigh, kept, scratch, pair));
 }
 
@@ -900,6 +1043,102 @@ mod tests {
                 assert!(diff < 1e-9, "{rows:?}");
             }
         }
+    }
+
+    #[test]
+    fn transpose_matches_indexing() {
+        for (r, c) in [(1usize, 1usize), (3, 40), (17, 16), (33, 65)] {
+            let a = Array2::from_shape_fn((r, c), |(i, j)| (i * 1000 + j) as f32);
+            let mut t = Array2::zeros((c, r));
+            transpose(
+                a.as_slice().unwrap(),
+                c,
+                (r, c),
+                t.as_slice_mut().unwrap(),
+                r,
+            );
+            assert_eq!(t, a.t());
+            // A block of a larger matrix, into a block of a larger one.
+            let mut t = Array2::zeros((c + 2, r + 5));
+            let a = Array2::from_shape_fn((r + 1, c + 3), |(i, j)| (i * 1000 + j) as f32);
+            transpose_tile(&a, &mut t, (r, c));
+            assert_eq!(t.slice(s![..c, ..r]), a.slice(s![..r, ..c]).t());
+        }
+    }
+
+    /// The Gram tiles from the column-major copy, and `W_IJ X_J` from the transposed
+    /// weight tile, pack the same values: every result is the same, bit for bit, in
+    /// `f32` and `f64`, with and without the diagonal, kept pairs included.
+    fn column_copy_changes_no_bit<F: Real>() {
+        for &(n, d) in &[
+            (1usize, 3usize),
+            (5, 3),
+            (70, 17),
+            (TILE + 3, 9),
+            (600, 40),
+            (1100, 64),
+        ] {
+            let x = Array2::from_shape_fn((n, d), |(i, j)| {
+                F::from_f64(((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.4)
+            });
+            let term = |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
+                for (fv, gv) in f.iter_mut().zip(g.iter()) {
+                    *fv = (0.3 * gv).exp();
+                }
+                if let Some(w) = w {
+                    for (wv, gv) in w.iter_mut().zip(g.iter()) {
+                        *wv = (1.0 + gv).sin();
+                    }
+                }
+            };
+            let mut buf = Vec::new();
+            let with = PairRows::with_columns(x.view(), &mut buf);
+            assert!(with.columns.is_some());
+            for diagonal in [true, false] {
+                let req = PairRequest {
+                    diagonal,
+                    row_values: true,
+                    row_weights: true,
+                    ..Default::default()
+                };
+                let (mut g1, mut g2) = (Array2::<F>::zeros((n, d)), Array2::<F>::zeros((n, d)));
+                let a = pair_sums_into(x.view(), &term, req, Some(g1.view_mut()));
+                let b = pair_sums_into(with, &term, req, Some(g2.view_mut()));
+                assert_eq!(a.total.to_bits(), b.total.to_bits(), "n={n} d={d}");
+                assert_eq!((a.row_values, a.row_weights), (b.row_values, b.row_weights));
+                assert_eq!(g1, g2, "n={n} d={d}");
+            }
+            let (mut k1, mut k2) = (KeptPairs::default(), KeptPairs::default());
+            let req = PairRequest::default();
+            let a = pair_sums_keep(x.view(), &term, req, &mut k1);
+            let b = pair_sums_keep(with, &term, req, &mut k2);
+            assert_eq!(a.total.to_bits(), b.total.to_bits());
+            let reweigh = |_: usize, _: usize, v: &[f64], w: &mut [f64]| {
+                w.iter_mut().zip(v).for_each(|(w, v)| *w *= v);
+            };
+            let (mut g1, mut g2) = (Array2::<F>::zeros((n, d)), Array2::<F>::zeros((n, d)));
+            reweigh_into(x.view(), &k1, &reweigh, g1.view_mut());
+            reweigh_into(with, &k2, &reweigh, g2.view_mut());
+            assert_eq!(g1, g2, "n={n} d={d}");
+        }
+    }
+
+    #[test]
+    fn column_copy_changes_no_bit_f32() {
+        column_copy_changes_no_bit::<f32>();
+    }
+
+    #[test]
+    fn column_copy_changes_no_bit_f64() {
+        column_copy_changes_no_bit::<f64>();
+    }
+
+    #[test]
+    fn column_copy_is_skipped_above_its_size_limit() {
+        let x = Array2::<f32>::zeros((COLUMN_COPY_MAX / 64 + 1, 64));
+        let mut buf = Vec::new();
+        assert!(PairRows::with_columns(x.view(), &mut buf).columns.is_none());
+        assert!(buf.capacity() == 0);
     }
 
     #[test]

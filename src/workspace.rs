@@ -16,6 +16,8 @@ pub(crate) struct Buffers<G> {
     pub norms: Vec<f64>,
     /// The gradient accumulator (`N x d`).
     pub grad: Vec<G>,
+    /// The pairwise engine's column-major copy of the rows (`d x N`).
+    pub columns: Vec<G>,
     /// The moment path's rows, moments and gradient in `f64` (`N x d`, `d x d`, `N x d`).
     pub wide: [Vec<f64>; 3],
     /// Sliced objectives: the directions (`M x d`) and one chunk's projections and
@@ -29,6 +31,7 @@ impl<G> Default for Buffers<G> {
             rows: Vec::new(),
             norms: Vec::new(),
             grad: Vec::new(),
+            columns: Vec::new(),
             wide: Default::default(),
             slices: [Vec::new(), Vec::new(), Vec::new()],
         }

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
-use crate::pairwise::{PairRequest, pair_rows_into, pair_sums_into};
+use crate::pairwise::{PairRequest, PairRows, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::GradientSink;
 use crate::rows::{SphereRows, check_input};
@@ -166,7 +166,10 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
                 quadratic_mean(&rows, q, grad.as_mut(), &mut b.wide)?,
                 2.0 / nf,
             ),
-            None => (pairwise_mean(&rows, f, grad.as_mut()), 2.0 / (nf * nf)),
+            None => {
+                let pairs = PairRows::with_columns(rows.x, &mut b.columns);
+                (pairwise_mean(pairs, f, grad.as_mut()), 2.0 / (nf * nf))
+            }
         };
         if let Some(mut g) = grad {
             rows.chain(&mut g, grad_factor * per_row);
@@ -211,11 +214,11 @@ pub(crate) fn zonal_share<F: Real, Z: ZonalFunction>(
 /// [`zonal_mean`] through the pairwise engine, in `O(N^2 d)`: the mean, and
 /// `sum_j f'(c_ij) x_j` added into `grad` if given.
 fn pairwise_mean<G: Real, Z: ZonalFunction>(
-    rows: &SphereRows<G>,
+    rows: PairRows<'_, G>,
     f: &Z,
     grad: Option<&mut ArrayViewMut2<G>>,
 ) -> f64 {
-    let n = rows.len() as f64;
+    let n = rows.x.nrows() as f64;
     let req = PairRequest {
         diagonal: true,
         ..Default::default()
@@ -232,7 +235,7 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
             *wi = 0.0;
         }
     };
-    let sums = pair_sums_into(rows.x, &term, req, grad.map(|g| g.view_mut()));
+    let sums = pair_sums_into(rows, &term, req, grad.map(|g| g.view_mut()));
     sums.total / (n * n)
 }
 
@@ -290,7 +293,7 @@ mod tests {
                 let (mut g1, mut g2) = (Array2::zeros((n, d)), Array2::zeros((n, d)));
                 let mut wide = Default::default();
                 let v1 = quadratic_mean(&rows, q, Some(&mut g1.view_mut()), &mut wide).unwrap();
-                let v2 = pairwise_mean(&rows, &f, Some(&mut g2.view_mut()));
+                let v2 = pairwise_mean(rows.x.into(), &f, Some(&mut g2.view_mut()));
                 assert!((v1 - v2).abs() < 1e-14, "d={d} L={l}: {v1} vs {v2}");
                 let nf = n as f64;
                 rows.chain(&mut g1.view_mut(), 1.5 * 2.0 / nf);

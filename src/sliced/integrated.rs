@@ -9,7 +9,7 @@ use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
 use crate::error::{Error, Result};
 use crate::numerics::row_scale;
-use crate::pairwise::{PairRequest, PairSums, pair_rows_into, pair_sums_into};
+use crate::pairwise::{PairRequest, PairRows, PairSums, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
 use crate::rows::{check_input, row_slice};
@@ -283,7 +283,8 @@ impl Objective for SigregIntegrated {
             } else {
                 None
             };
-            let sums = pair_term(z, None, &sq, table, &profile, grad.as_mut());
+            let pairs = PairRows::with_columns(z, &mut b.columns);
+            let sums = pair_term(pairs, None, &sq, table, &profile, grad.as_mut());
             if let Some(mut g) = grad {
                 gradient_rows(z, n, &mut g, &sums.row_weights, &radial);
                 sink.add(g.view())?;
@@ -376,7 +377,7 @@ impl<F: Real> Sharded<F> for SigregIntegrated {
         let table = self.table.covering(d, s_max, |s| profile.eval(s));
         let mut grad = Array2::<F>::zeros((local.len(), d));
         let sums = pair_term(
-            all,
+            all.into(),
             Some(local.clone()),
             &sq,
             table,
@@ -425,7 +426,7 @@ fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
 /// the row weights `sum_j h'_ij` and `(W Z)_i = sum_j h'_ij z_j` added into `grad`.
 /// With `local`, `i` runs over those rows only (and `grad` has their rows).
 fn pair_term<F: Real>(
-    z: ArrayView2<F>,
+    z: PairRows<'_, F>,
     local: Option<Range<usize>>,
     sq: &[f64],
     table: Option<&Table>,
@@ -458,7 +459,7 @@ fn pair_term<F: Real>(
     let grad = grad.map(|g| g.view_mut());
     match local {
         None => pair_sums_into(z, &term, req, grad),
-        Some(r) => pair_rows_into(z, r, &term, req, grad),
+        Some(r) => pair_rows_into(z.x, r, &term, req, grad),
     }
 }
 
