@@ -24,7 +24,7 @@
 //! accumulator. Each tile receives its contributions in the same order whatever the
 //! number of threads, so results are bit-for-bit identical for any thread count.
 
-use crate::numerics::lane_sum;
+use crate::numerics::{lane_sum, transpose};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rayon::prelude::*;
@@ -97,35 +97,6 @@ impl<'a, F: Real> PairRows<'a, F> {
             x,
             columns: Some(ArrayView2::from_shape((d, n), buf.as_slice()).expect("length is d x n")),
         }
-    }
-}
-
-/// Transposes the `r x c` matrix in `src` (rows `ss` apart) into the `c x r` matrix
-/// in `dst` (rows `ds` apart): whole 8 x 8 blocks through registers, the ragged
-/// edges entry by entry.
-fn transpose<F: Copy>(src: &[F], ss: usize, (r, c): (usize, usize), dst: &mut [F], ds: usize) {
-    const B: usize = 8;
-    let (rf, cf) = (r - r % B, c - c % B);
-    for r0 in (0..rf).step_by(B) {
-        for c0 in (0..cf).step_by(B) {
-            let block: [[F; B]; B] = std::array::from_fn(|a| {
-                let row = &src[(r0 + a) * ss + c0..][..B];
-                std::array::from_fn(|b| row[b])
-            });
-            for b in 0..B {
-                let out = &mut dst[(c0 + b) * ds + r0..][..B];
-                for (a, o) in out.iter_mut().enumerate() {
-                    *o = block[a][b];
-                }
-            }
-        }
-    }
-    let edge = |i: usize, j: usize, dst: &mut [F]| dst[j * ds + i] = src[i * ss + j];
-    for i in 0..rf {
-        (cf..c).for_each(|j| edge(i, j, dst));
-    }
-    for i in rf..r {
-        (0..c).for_each(|j| edge(i, j, dst));
     }
 }
 

@@ -4,7 +4,8 @@ use ndarray::LinalgScalar;
 use std::fmt::Debug;
 
 mod sealed {
-    pub trait Sealed {}
+    /// Also the crate's per-type kernels, out of the public trait's sight.
+    pub trait Sealed: crate::numerics::Transpose {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
 }

@@ -1,17 +1,19 @@
 //! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
 //! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm, vectorizing sums and the largest dimension accepted
+//! overflow-safe row norm, vectorizing sums, blocked transposition and the largest dimension accepted
 //! anywhere.
 
 mod chebyshev;
 mod gegenbauer;
 mod lanes;
 mod quadrature;
+mod transpose;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
+pub(crate) use transpose::{Transpose, transpose};
 
 use statrs::function::gamma::ln_gamma;
 

@@ -1,0 +1,153 @@
+//! Matrix transposition between row-major buffers, in 8 x 8 blocks: through AVX
+//! registers for `f32` where the CPU has AVX (detected at run time), through a
+//! small array otherwise.
+
+/// An element type with an 8 x 8 block transposition (`f32` and `f64`).
+pub trait Transpose: Copy {
+    /// Transposes the 8 x 8 block whose first row starts `src[0]` (rows `ss` apart)
+    /// into the block whose first row starts at `dst[0]` (rows `ds` apart).
+    fn block8(src: &[Self], ss: usize, dst: &mut [Self], ds: usize) {
+        let block: [[Self; 8]; 8] = std::array::from_fn(|a| {
+            let row = &src[a * ss..][..8];
+            std::array::from_fn(|b| row[b])
+        });
+        for (b, out) in dst.chunks_mut(ds).take(8).enumerate() {
+            for (a, o) in out[..8].iter_mut().enumerate() {
+                *o = block[a][b];
+            }
+        }
+    }
+}
+
+impl Transpose for f64 {}
+
+impl Transpose for f32 {
+    fn block8(src: &[f32], ss: usize, dst: &mut [f32], ds: usize) {
+        // Bounds: the last row of each block ends within its slice.
+        let (src, dst) = (&src[..7 * ss + 8], &mut dst[..7 * ds + 8]);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX is present (checked just above), and the slices hold the
+            // eight rows of eight entries the function reads and writes.
+            return unsafe { block8_avx(src, ss, dst, ds) };
+        }
+        let block: [[f32; 8]; 8] = std::array::from_fn(|a| {
+            let row = &src[a * ss..][..8];
+            std::array::from_fn(|b| row[b])
+        });
+        for b in 0..8 {
+            for a in 0..8 {
+                dst[b * ds + a] = block[a][b];
+            }
+        }
+    }
+}
+
+/// The 8 x 8 `f32` block transposed in registers: pairs of rows interleaved, then
+/// pairs of pairs, then the 128-bit halves exchanged.
+///
+/// # Safety
+/// The CPU must support AVX; `src` must hold `7 ss + 8` entries and `dst` `7 ds + 8`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn block8_avx(src: &[f32], ss: usize, dst: &mut [f32], ds: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY: row `a` reads `src[a ss .. a ss + 8]`, within `7 ss + 8` entries.
+    let r: [__m256; 8] =
+        std::array::from_fn(|a| unsafe { _mm256_loadu_ps(src.as_ptr().add(a * ss)) });
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let u = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    let out = [
+        _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+        _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+        _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+        _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+        _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+    ];
+    for (b, v) in out.into_iter().enumerate() {
+        // SAFETY: row `b` writes `dst[b ds .. b ds + 8]`, within `7 ds + 8` entries.
+        unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(b * ds), v) };
+    }
+}
+
+/// Transposes the `r x c` matrix in `src` (rows `ss` apart) into the `c x r` matrix
+/// in `dst` (rows `ds` apart): whole 8 x 8 blocks by [`Transpose::block8`], the
+/// ragged edges entry by entry.
+pub(crate) fn transpose<F: Transpose>(
+    src: &[F],
+    ss: usize,
+    (r, c): (usize, usize),
+    dst: &mut [F],
+    ds: usize,
+) {
+    let (rf, cf) = (r - r % 8, c - c % 8);
+    for r0 in (0..rf).step_by(8) {
+        for c0 in (0..cf).step_by(8) {
+            F::block8(&src[r0 * ss + c0..], ss, &mut dst[c0 * ds + r0..], ds);
+        }
+    }
+    let mut edge = |i: usize, j: usize| dst[j * ds + i] = src[i * ss + j];
+    for i in 0..rf {
+        (cf..c).for_each(|j| edge(i, j));
+    }
+    for i in rf..r {
+        (0..c).for_each(|j| edge(i, j));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<F: Transpose + PartialEq + std::fmt::Debug>(from: impl Fn(usize) -> F) {
+        for (r, c) in [
+            (1usize, 1usize),
+            (3, 40),
+            (8, 8),
+            (17, 16),
+            (33, 65),
+            (64, 24),
+        ] {
+            // A block of a wider matrix, into a block of a wider one.
+            let (ss, ds) = (c + 3, r + 5);
+            let src: Vec<F> = (0..r * ss).map(&from).collect();
+            let mut dst = vec![from(usize::MAX); c * ds];
+            transpose(&src, ss, (r, c), &mut dst, ds);
+            for j in 0..c {
+                for i in 0..r {
+                    assert_eq!(dst[j * ds + i], src[i * ss + j], "{r}x{c} at ({i}, {j})");
+                }
+                for i in r..ds {
+                    assert_eq!(dst[j * ds + i], from(usize::MAX), "{r}x{c}: gap written");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposes_every_shape_in_both_precisions() {
+        check(|k| k as f32);
+        check(|k| k as f64 * 0.5);
+    }
+}
