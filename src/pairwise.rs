@@ -68,13 +68,15 @@ impl<'a, F: Real> PairRows<'a, F> {
     }
 
     /// The rows `x` with their column-major copy written into `buf` (grown if needed,
-    /// kept by the caller from call to call), or without one if it would have more
-    /// than [`COLUMN_COPY_MAX`] entries or cannot be allocated.
+    /// kept by the caller from call to call), or without one if the rows fit one
+    /// tile, or the copy would have more than [`COLUMN_COPY_MAX`] entries or cannot
+    /// be allocated.
     pub fn with_columns(x: ArrayView2<'a, F>, buf: &'a mut Vec<F>) -> Self {
         let (n, d) = x.dim();
+        // One tile is packed once as each Gram operand: a copy would not pay.
         let Some(len) = n
             .checked_mul(d)
-            .filter(|&len| len > 0 && len <= COLUMN_COPY_MAX)
+            .filter(|&len| n > tile_rows(n) && len <= COLUMN_COPY_MAX)
         else {
             return x.into();
         };
@@ -1064,7 +1066,7 @@ mod tests {
             };
             let mut buf = Vec::new();
             let with = PairRows::with_columns(x.view(), &mut buf);
-            assert!(with.columns.is_some());
+            assert_eq!(with.columns.is_some(), n > tile_rows(n), "n={n}");
             for diagonal in [true, false] {
                 let req = PairRequest {
                     diagonal,
