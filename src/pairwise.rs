@@ -24,7 +24,7 @@
 //! accumulator. Each tile receives its contributions in the same order whatever the
 //! number of threads, so results are bit-for-bit identical for any thread count.
 
-use crate::numerics::{lane_sum, transpose};
+use crate::numerics::{Product, lane_sum, transpose};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rayon::prelude::*;
@@ -290,7 +290,8 @@ struct Scratch<F> {
     gram: Array2<F>,
     w: Array2<F>,
     /// The weight tile transposed (`w^T`), packed by copies for `W_IJ X_J`
-    /// (written for off-diagonal tile pairs with a gradient only).
+    /// (written for off-diagonal tile pairs, where the gradient is formed by the
+    /// GEMM, not the unpacked product).
     wt: Array2<F>,
     g: Vec<f64>,
     f: Vec<f64>,
@@ -300,14 +301,15 @@ struct Scratch<F> {
 }
 
 impl<F: Real> Scratch<F> {
-    /// Buffers for tiles of up to `tile` rows; weight tiles if `need_w`.
-    fn new(req: &PairRequest, tile: usize, need_w: bool) -> Self {
+    /// Buffers for tiles of up to `tile` rows; weight tiles if `need_w`, and their
+    /// transposes if `transposes`.
+    fn new(req: &PairRequest, tile: usize, need_w: bool, transposes: bool) -> Self {
         let values = || RowSums::new(tile, req.row_values, req.log_rows);
         let weights = || RowSums::new(tile, req.row_weights, false);
         Scratch {
             gram: Array2::zeros((tile, tile)),
             w: Array2::zeros(if need_w { (tile, tile) } else { (0, 0) }),
-            wt: Array2::zeros(if req.gradient { (tile, tile) } else { (0, 0) }),
+            wt: Array2::zeros(if transposes { (tile, tile) } else { (0, 0) }),
             g: vec![0.0; tile],
             f: vec![0.0; tile],
             wrow: vec![0.0; if need_w { tile } else { 0 }],
@@ -413,6 +415,9 @@ impl KeptPairs {
 struct Engine<'a, F> {
     x: ArrayView2<'a, F>,
     columns: Option<ArrayView2<'a, F>>,
+    /// `W X` by the unpacked product ([`RowsProduct`]): its type and CPU have one,
+    /// and the rows and every gradient tile are contiguous.
+    unpacked: bool,
     tile: usize,
     req: PairRequest,
     accs: Vec<Mutex<TileAcc<'a, F>>>,
@@ -429,6 +434,9 @@ impl<'a, F: Real> Engine<'a, F> {
         let n = x.nrows();
         let tile = tile_rows(n);
         let tiles = n.div_ceil(tile);
+        let unpacked = F::has_rows_product()
+            && x.is_standard_layout()
+            && grad.as_ref().is_none_or(|g| g.is_standard_layout());
         let req = PairRequest {
             gradient: grad.is_some(),
             ..req
@@ -452,6 +460,7 @@ impl<'a, F: Real> Engine<'a, F> {
         Engine {
             x,
             columns,
+            unpacked,
             tile,
             req,
             accs,
@@ -545,7 +554,7 @@ impl<'a, F: Real> Engine<'a, F> {
             }
         }
         drop(kept);
-        if req.gradient && !diag {
+        if req.gradient && !diag && !self.unpacked {
             transpose_tile(w, wt, (bi, bj));
         }
         self.accumulate(scratch, (ti, tj));
@@ -575,7 +584,7 @@ impl<'a, F: Real> Engine<'a, F> {
             }
         }
         drop(block);
-        if ti != tj {
+        if ti != tj && !self.unpacked {
             transpose_tile(&scratch.w, &mut scratch.wt, (bi, bj));
         }
         scratch
@@ -592,11 +601,13 @@ impl<'a, F: Real> Engine<'a, F> {
     fn accumulate(&self, scratch: &Scratch<F>, (ti, tj): (usize, usize)) {
         let (ri, rj) = (self.rows(ti), self.rows(tj));
         let (bi, bj) = (ri.len(), rj.len());
-        let xi = self.x.slice(s![ri, ..]);
-        let xj = self.x.slice(s![rj, ..]);
+        let xi = self.x.slice(s![ri.clone(), ..]);
+        let xj = self.x.slice(s![rj.clone(), ..]);
         // Lock order is fixed (ti <= tj) and within a round no tile is shared.
         let mut acc_i = self.accs[ti].lock().expect("tile accumulator poisoned");
-        if let Some(g) = acc_i.grad.as_mut() {
+        if let Some(g) = acc_i.grad.as_mut()
+            && !self.unpacked_product(scratch, (bi, bj), false, rj.start, g)
+        {
             // `W_IJ` as the transpose of a row-major matrix, so that it packs by
             // copies: of `wt`, or on the diagonal of `W_II` itself (it is symmetric).
             let w_ij = if ti == tj {
@@ -612,12 +623,50 @@ impl<'a, F: Real> Engine<'a, F> {
             return;
         }
         let mut acc_j = self.accs[tj].lock().expect("tile accumulator poisoned");
-        if let Some(g) = acc_j.grad.as_mut() {
+        if let Some(g) = acc_j.grad.as_mut()
+            && !self.unpacked_product(scratch, (bi, bj), true, ri.start, g)
+        {
             let w_ji = scratch.w.slice(s![..bi, ..bj]).reversed_axes();
             general_mat_mul(F::one(), &w_ji, &xi, F::one(), g);
         }
         acc_j.row_values.merge(&scratch.values[1]);
         acc_j.row_weights.merge(&scratch.weights[1]);
+    }
+
+    /// `g += W_IJ X_J` (or, `transposed`, `g += W_IJ^T X_I`) by the unpacked
+    /// product, the weight tile `bi x bj` in `scratch.w` and the rows of `x` from
+    /// `first`; `false` if it is not used here (the caller multiplies instead).
+    fn unpacked_product(
+        &self,
+        scratch: &Scratch<F>,
+        (bi, bj): (usize, usize),
+        transposed: bool,
+        first: usize,
+        g: &mut ArrayViewMut2<F>,
+    ) -> bool {
+        let d = self.x.ncols();
+        let (Some(w), Some(x), Some(c)) =
+            (scratch.w.as_slice(), self.x.as_slice(), g.as_slice_mut())
+        else {
+            return false;
+        };
+        let ld = scratch.w.ncols();
+        let (m, kk, a_strides) = if transposed {
+            (bj, bi, (1, ld))
+        } else {
+            (bi, bj, (ld, 1))
+        };
+        let product = Product {
+            m,
+            n: d,
+            kk,
+            a: w,
+            a_strides,
+            b: &x[first * d..],
+            ldb: d,
+            ldc: d,
+        };
+        self.unpacked && F::rows_product(&product, c)
     }
 
     /// Runs `work` on every tile pair, round by round (the pairs of a round in
@@ -627,6 +676,7 @@ impl<'a, F: Real> Engine<'a, F> {
         let tiles = n.div_ceil(self.tile);
         let tile = self.tile.min(n);
         let (req, need_w) = (self.req, self.need_w());
+        let transposes = req.gradient && !self.unpacked;
         // One scratch per thread of the pool (and one for the calling thread), made
         // when the thread first needs it and kept for every later round of this call.
         let scratches: Vec<Mutex<Option<Scratch<F>>>> = (0..=rayon::current_num_threads())
@@ -636,7 +686,7 @@ impl<'a, F: Real> Engine<'a, F> {
             let slot = rayon::current_thread_index().map_or(0, |t| t + 1);
             let mut scratch = scratches[slot].lock().expect("scratch poisoned");
             work(
-                scratch.get_or_insert_with(|| Scratch::new(&req, tile, need_w)),
+                scratch.get_or_insert_with(|| Scratch::new(&req, tile, need_w, transposes)),
                 pair,
             )
         };
@@ -946,6 +996,40 @@ mod tests {
                 let diff = (&grad - &g).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-9, "n={n}");
             }
+        }
+    }
+
+    /// `f32` rows through whichever product this CPU uses for `W X` (the unpacked
+    /// one on AVX-512F), against the `f64` brute force, ragged tiles included.
+    #[test]
+    fn f32_gradient_matches_brute_force() {
+        for &(n, d) in &[(5usize, 3usize), (70, 17), (TILE + 3, 40), (300, 100)] {
+            let x =
+                Array2::from_shape_fn((n, d), |(i, j)| ((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.4);
+            let x32 = x.mapv(|v| v as f32);
+            let x = x32.mapv(f64::from);
+            let term = |_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>| {
+                for (fv, gv) in f.iter_mut().zip(g.iter()) {
+                    *fv = gv * gv + 0.5 * gv;
+                }
+                if let Some(w) = w {
+                    for (wv, gv) in w.iter_mut().zip(g.iter()) {
+                        *wv = 2.0 * gv + 0.5;
+                    }
+                }
+            };
+            let req = PairRequest {
+                diagonal: true,
+                ..Default::default()
+            };
+            let mut grad = Array2::<f32>::zeros((n, d));
+            pair_sums_into(x32.view(), &term, req, Some(grad.view_mut()));
+            let (_, _, _, want) = brute(&x, true);
+            let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let diff = (&grad.mapv(f64::from) - &want)
+                .mapv(f64::abs)
+                .fold(0.0f64, |m, &v| m.max(v));
+            assert!(diff <= 1e-5 * scale, "n={n} d={d}: {diff:e} of {scale:e}");
         }
     }
 

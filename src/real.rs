@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 mod sealed {
     /// Also the crate's per-type kernels, out of the public trait's sight.
-    pub trait Sealed: crate::numerics::Transpose {}
+    pub trait Sealed: crate::numerics::Transpose + crate::numerics::RowsProduct {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
 }

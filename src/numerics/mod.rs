@@ -1,16 +1,18 @@
 //! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
 //! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm, vectorizing sums, blocked transposition and the largest dimension accepted
+//! overflow-safe row norm, vectorizing sums, blocked transposition, the engine's unpacked `f32` products and the largest dimension accepted
 //! anywhere.
 
 mod chebyshev;
 mod gegenbauer;
+mod gemm;
 mod lanes;
 mod quadrature;
 mod transpose;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
+pub(crate) use gemm::{Product, RowsProduct};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 pub(crate) use transpose::{Transpose, transpose};
