@@ -415,8 +415,8 @@ impl KeptPairs {
 struct Engine<'a, F> {
     x: ArrayView2<'a, F>,
     columns: Option<ArrayView2<'a, F>>,
-    /// `W X` by the unpacked product ([`RowsProduct`]): its type and CPU have one,
-    /// and the rows and every gradient tile are contiguous.
+    /// `W X` by the unpacked product ([`crate::numerics::RowsProduct`]): its type
+    /// and CPU have one, and the rows and every gradient tile are contiguous.
     unpacked: bool,
     tile: usize,
     req: PairRequest,
