@@ -260,30 +260,22 @@ mod tests {
 
     #[test]
     fn short_slices_and_f64_are_declined() {
-        let (a, b) = (vec![1.0f32; 4], vec![1.0f32; 4]);
-        let p = Product {
-            m: 2,
-            n: 2,
-            kk: 2,
-            a: &a,
-            a_strides: (2, 1),
-            b: &b,
-            ldb: 2,
-            ldc: 2,
-        };
-        let mut short = vec![0.0f32; 3];
-        assert!(!f32::rows_product(&p, &mut short));
-        let (a, b) = (vec![1.0f64; 4], vec![1.0f64; 4]);
-        let p = Product {
-            m: 2,
-            n: 2,
-            kk: 2,
-            a: &a,
-            a_strides: (2, 1),
-            b: &b,
-            ldb: 2,
-            ldc: 2,
-        };
-        assert!(!f64::rows_product(&p, &mut [0.0; 4]));
+        fn square<F>(a: &[F]) -> Product<'_, F> {
+            Product {
+                m: 2,
+                n: 2,
+                kk: 2,
+                a,
+                a_strides: (2, 1),
+                b: a,
+                ldb: 2,
+                ldc: 2,
+            }
+        }
+        let a = vec![1.0f32; 4];
+        assert!(!f32::rows_product(&square(&a), &mut [0.0; 3]));
+        assert!(f32::rows_product(&square(&a), &mut [0.0; 4]) == f32::has_rows_product());
+        let a = vec![1.0f64; 4];
+        assert!(!f64::rows_product(&square(&a), &mut [0.0; 4]));
     }
 }

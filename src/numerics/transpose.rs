@@ -7,14 +7,19 @@ pub trait Transpose: Copy {
     /// Transposes the 8 x 8 block whose first row starts `src[0]` (rows `ss` apart)
     /// into the block whose first row starts at `dst[0]` (rows `ds` apart).
     fn block8(src: &[Self], ss: usize, dst: &mut [Self], ds: usize) {
-        let block: [[Self; 8]; 8] = std::array::from_fn(|a| {
-            let row = &src[a * ss..][..8];
-            std::array::from_fn(|b| row[b])
-        });
-        for (b, out) in dst.chunks_mut(ds).take(8).enumerate() {
-            for (a, o) in out[..8].iter_mut().enumerate() {
-                *o = block[a][b];
-            }
+        block8_scalar(src, ss, dst, ds);
+    }
+}
+
+/// [`Transpose::block8`] through a small array (the compiler's registers).
+fn block8_scalar<F: Copy>(src: &[F], ss: usize, dst: &mut [F], ds: usize) {
+    let block: [[F; 8]; 8] = std::array::from_fn(|a| {
+        let row = &src[a * ss..][..8];
+        std::array::from_fn(|b| row[b])
+    });
+    for b in 0..8 {
+        for a in 0..8 {
+            dst[b * ds + a] = block[a][b];
         }
     }
 }
@@ -31,15 +36,7 @@ impl Transpose for f32 {
             // eight rows of eight entries the function reads and writes.
             return unsafe { block8_avx(src, ss, dst, ds) };
         }
-        let block: [[f32; 8]; 8] = std::array::from_fn(|a| {
-            let row = &src[a * ss..][..8];
-            std::array::from_fn(|b| row[b])
-        });
-        for b in 0..8 {
-            for a in 0..8 {
-                dst[b * ds + a] = block[a][b];
-            }
-        }
+        block8_scalar(src, ss, dst, ds);
     }
 }
 
