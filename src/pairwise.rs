@@ -8,8 +8,9 @@
 //! The rows are cut into tiles of [`tile_rows`] rows. Only tile pairs `(I, J)` with
 //! `I <= J` are visited (symmetry halves the Gram work); each visit computes the
 //! Gram tile `X_I X_J^T` with a GEMM, evaluates the term on it, and accumulates
-//! `G_I += W_IJ X_J` and `G_J += W_IJ^T X_I`. Memory is the input, the output and a
-//! few tiles per thread: no `N x N` matrix is ever held.
+//! `G_I += W_IJ X_J` and `G_J += W_IJ^T X_I`. Memory is the input, the output, a
+//! column-major copy of the input (below 2^24 entries, in a buffer the caller keeps)
+//! and a few tiles per thread: no `N x N` matrix is ever held.
 //!
 //! The GEMMs (matrixmultiply's) copy their operands into packed panels, by
 //! contiguous copies where an operand's packed direction is contiguous and by
