@@ -244,7 +244,9 @@ impl RowSums {
     fn add_row(&mut self, a: usize, v: &[f64]) {
         match self {
             RowSums::None => {}
-            RowSums::Plain(s) => s[a] += lane_sum(v, |x| x),
+            // In order, as `add_columns` adds a column's values (and as the
+            // rectangular pass adds a row's): a row's sum is then the same in both.
+            RowSums::Plain(s) => s[a] += v.iter().sum::<f64>(),
             RowSums::Log(s) => s[a].merge(LogSum::of(v)),
         }
     }
