@@ -649,6 +649,9 @@ impl<'a, F: Real> Engine<'a, F> {
         first: usize,
         g: &mut ArrayViewMut2<F>,
     ) -> bool {
+        if !self.unpacked {
+            return false;
+        }
         let d = self.x.ncols();
         let (Some(w), Some(x), Some(c)) =
             (scratch.w.as_slice(), self.x.as_slice(), g.as_slice_mut())
@@ -671,7 +674,7 @@ impl<'a, F: Real> Engine<'a, F> {
             ldb: d,
             ldc: d,
         };
-        self.unpacked && F::rows_product(&product, c)
+        F::rows_product(&product, c)
     }
 
     /// Runs `work` on every tile pair, round by round (the pairs of a round in
