@@ -150,6 +150,19 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
 
 /// What every objective of this crate implements once, generically over the element
 /// type; [`Regularizer`] then follows for `f32` and `f64`.
+/// Runs one call of an objective on an `n x d` input: on a thread of rayon's pool
+/// when it will work in parallel there (more than one engine tile, or a row pass
+/// split into blocks), so that the caller's thread enters the pool once per call,
+/// not once per parallel pass; small calls run on the caller's thread.
+fn on_pool<R: Send>((n, d): (usize, usize), call: impl FnOnce() -> R + Send) -> R {
+    let parallel = n > crate::pairwise::tile_rows(n) || n.saturating_mul(d) >= 1 << 15;
+    if parallel && rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
+        rayon::scope(|_| call())
+    } else {
+        call()
+    }
+}
+
 pub(crate) trait Objective: Send {
     /// The name reported by [`Regularizer::name`].
     fn label(&self) -> String;
@@ -167,12 +180,13 @@ impl<F: Real, T: Objective> Regularizer<F> for T {
     }
 
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        self.evaluate(z, &mut LossOnly)
+        on_pool(z.dim(), || self.evaluate(z, &mut LossOnly))
     }
 
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
         let mut grad = Array2::zeros(z.dim());
-        let loss = self.evaluate(z, &mut AddScaled::new(z.dim(), grad.view_mut(), 1.0)?)?;
+        let mut sink = AddScaled::new(z.dim(), grad.view_mut(), 1.0)?;
+        let loss = on_pool(z.dim(), || self.evaluate(z, &mut sink))?;
         Ok((loss, grad))
     }
 
@@ -182,7 +196,8 @@ impl<F: Real, T: Objective> Regularizer<F> for T {
         grad_out: ArrayViewMut2<F>,
         alpha: f64,
     ) -> Result<f64> {
-        self.evaluate(z, &mut AddScaled::new(z.dim(), grad_out, alpha)?)
+        let mut sink = AddScaled::new(z.dim(), grad_out, alpha)?;
+        on_pool(z.dim(), || self.evaluate(z, &mut sink))
     }
 }
 
