@@ -73,8 +73,8 @@ fn bench(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(if n >= 16384 { 20 } else { 4 }));
         let z = embeddings(n, d);
         // The GEMM floor: the Gram matrix and one N x N by N x d product, each
-        // computed in row blocks in parallel on the same threads (blocks as the
-        // engine's tiles: at most 256 rows, at least four blocks from N = 128).
+        // computed in row blocks in parallel on the same threads (blocks of N/4
+        // rows, at most 256: four or more blocks from N = 128).
         let block = n.div_ceil(4).next_power_of_two().clamp(16, 256);
         let mut gram = Array2::<f32>::zeros((n, n));
         let mut wx = Array2::<f32>::zeros((n, d));

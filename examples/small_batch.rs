@@ -41,7 +41,7 @@ fn objectives(d: usize) -> unisphere::Result<Vec<Named>> {
 }
 
 /// The benches' GEMM floor: the Gram matrix and one `N x N` by `N x d` product, in
-/// row blocks in parallel (blocks as the engine's tiles).
+/// row blocks of `N/4` rows (at most 256) in parallel.
 fn floor(z: &Array2<f32>, gram: &mut Array2<f32>, wx: &mut Array2<f32>) {
     let n = z.nrows();
     let block = n.div_ceil(4).next_power_of_two().clamp(16, 256);
