@@ -4,6 +4,7 @@ use crate::error::{Error, Result, invalid};
 use crate::numerics::all_finite;
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
+use rayon::prelude::*;
 
 /// A uniformity regularizer: a loss of an `N x d` batch of embeddings and its
 /// exact gradient with respect to the rows it was given.
@@ -92,6 +93,22 @@ impl<F: Real> GradientSink<F> for LossOnly {
     }
 }
 
+/// Gradients of at least this many entries are added to the caller's buffer in
+/// blocks of [`BLOCK`] entries in parallel.
+const PARALLEL_ENTRIES: usize = 1 << 15;
+/// Entries per block of a parallel pass.
+const BLOCK: usize = 1 << 13;
+
+/// The error for a gradient that does not fit the caller's type `F`.
+fn overflow<F: Real>() -> Error {
+    Error::NotRepresentable {
+        what: format!(
+            "the gradient overflows {} (rows of tiny norm have huge gradients); rescale the input",
+            F::NAME
+        ),
+    }
+}
+
 /// `out += alpha * g`, each product rounded once to `F`.
 pub(crate) struct AddScaled<'a, F> {
     out: ArrayViewMut2<'a, F>,
@@ -122,17 +139,32 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
     fn add<G: Real>(&mut self, g: ArrayView2<G>) -> Result<()> {
         let alpha = self.alpha;
         let scaled = |v: G| F::from_f64(alpha * v.to_f64());
+        // Contiguous and large: both passes in blocks on rayon's threads (each entry
+        // is computed alone, so the result does not depend on the blocks).
+        if let (Some(out), Some(gs)) = (self.out.as_slice_mut(), g.as_slice())
+            && gs.len() >= PARALLEL_ENTRIES
+        {
+            if !gs
+                .par_chunks(BLOCK)
+                .all(|b| all_finite(b, |v| scaled(v).to_f64()))
+            {
+                return Err(overflow::<F>());
+            }
+            out.par_chunks_mut(BLOCK)
+                .zip(gs.par_chunks(BLOCK))
+                .for_each(|(o, b)| {
+                    for (o, &v) in o.iter_mut().zip(b) {
+                        *o = *o + scaled(v);
+                    }
+                });
+            return Ok(());
+        }
         let finite = match g.as_slice() {
             Some(gs) => all_finite(gs, |v| scaled(v).to_f64()),
             None => g.iter().all(|&v| scaled(v).to_f64().is_finite()),
         };
         if !finite {
-            return Err(Error::NotRepresentable {
-                what: format!(
-                    "the gradient overflows {} (rows of tiny norm have huge gradients); rescale the input",
-                    F::NAME
-                ),
-            });
+            return Err(overflow::<F>());
         }
         match (self.out.as_slice_mut(), g.as_slice()) {
             (Some(out), Some(gs)) => {
@@ -155,7 +187,7 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
 /// split into blocks), so that the caller's thread enters the pool once per call,
 /// not once per parallel pass; small calls run on the caller's thread.
 fn on_pool<R: Send>((n, d): (usize, usize), call: impl FnOnce() -> R + Send) -> R {
-    let parallel = n > crate::pairwise::tile_rows(n) || n.saturating_mul(d) >= 1 << 15;
+    let parallel = n > crate::pairwise::tile_rows(n) || n.saturating_mul(d) >= PARALLEL_ENTRIES;
     if parallel && rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
         rayon::scope(|_| call())
     } else {

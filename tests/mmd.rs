@@ -196,6 +196,24 @@ fn bad_input_is_an_error_never_a_panic() {
 }
 
 #[test]
+fn an_overflowing_gradient_of_a_large_batch_leaves_the_buffer_untouched() {
+    // 2048 x 16 entries: the sink checks and adds in parallel blocks. One row of
+    // subnormal norm makes its gradient overflow f32, whichever block it lies in.
+    for tiny_row in [0usize, 1000, 2047] {
+        let mut z = clustered(2048, 16, 4, 0.3, 9).mapv(|v| v as f32);
+        z.row_mut(tiny_row).fill(0.0);
+        z[[tiny_row, 3]] = 1e-44;
+        let mut reg = Mmd::new(Kernel::heat(16, 0.5).unwrap());
+        let mut out = Array2::<f32>::from_elem((2048, 16), 0.25);
+        let err = reg
+            .loss_and_grad_into(z.view(), out.view_mut(), 1.0)
+            .unwrap_err();
+        assert!(matches!(err, Error::NotRepresentable { .. }), "{err}");
+        assert!(out.iter().all(|&v| v == 0.25), "row {tiny_row}");
+    }
+}
+
+#[test]
 fn f32_and_f64_agree() {
     let z = clustered(300, 16, 4, 0.3, 5);
     let mut reg = Mmd::new(Kernel::heat(16, 5.0 / 16.0).unwrap());
