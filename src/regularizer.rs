@@ -1,7 +1,7 @@
 //! The [`Regularizer`] trait every objective implements, and the [`Scale`] option.
 
 use crate::error::{Error, Result, invalid};
-use crate::numerics::all_finite;
+use crate::numerics::{all_finite, wide};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
@@ -144,18 +144,26 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
         if let (Some(out), Some(gs)) = (self.out.as_slice_mut(), g.as_slice())
             && gs.len() >= PARALLEL_ENTRIES
         {
-            if !gs
-                .par_chunks(BLOCK)
-                .all(|b| all_finite(b, |v| scaled(v).to_f64()))
-            {
+            let finite = |b: &[G]| {
+                wide(
+                    #[inline(always)]
+                    || all_finite(b, |v| scaled(v).to_f64()),
+                )
+            };
+            if !gs.par_chunks(BLOCK).all(finite) {
                 return Err(overflow::<F>());
             }
             out.par_chunks_mut(BLOCK)
                 .zip(gs.par_chunks(BLOCK))
                 .for_each(|(o, b)| {
-                    for (o, &v) in o.iter_mut().zip(b) {
-                        *o = *o + scaled(v);
-                    }
+                    wide(
+                        #[inline(always)]
+                        || {
+                            for (o, &v) in o.iter_mut().zip(b) {
+                                *o = *o + scaled(v);
+                            }
+                        },
+                    )
                 });
             return Ok(());
         }

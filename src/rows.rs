@@ -2,7 +2,7 @@
 //! rule that carries a gradient on the sphere back to the raw rows.
 
 use crate::error::{Error, Result};
-use crate::numerics::{all_finite, lane_sum2, row_scale};
+use crate::numerics::{all_finite, lane_sum2, row_scale, wide};
 use crate::real::Real;
 use crate::workspace::{filled, sized};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
@@ -58,6 +58,7 @@ pub(crate) fn row_slice<'a, F: Real>(row: &'a ArrayView1<'a, F>, buf: &'a mut Ve
 
 /// The position of the first entry of `z` (in row-major order) that is NaN or
 /// infinite; one branch-free pass per row.
+#[inline(always)]
 fn first_non_finite<F: Real>(z: &ArrayView2<F>) -> Option<(usize, usize)> {
     let mut buf = Vec::new();
     z.rows().into_iter().enumerate().find_map(|(i, row)| {
@@ -71,6 +72,7 @@ fn first_non_finite<F: Real>(z: &ArrayView2<F>) -> Option<(usize, usize)> {
 }
 
 /// Writes the unit row `z / |z|` into `x` and returns `|z|` (`None` for a zero row).
+#[inline(always)]
 fn unit_row<F: Real, G: Real>(z: &[F], x: &mut [G]) -> Option<f64> {
     let (m, r) = row_scale(z)?;
     let inv = 1.0 / r;
@@ -95,7 +97,10 @@ pub(crate) fn check_input<F: Real>(
 ) -> Result<()> {
     let (n, d) = z.dim();
     check_shape(n, d, min_rows, dim)?;
-    match first_non_finite(z) {
+    match wide(
+        #[inline(always)]
+        || first_non_finite(z),
+    ) {
         Some((row, col)) => Err(Error::NonFinite { row, col }),
         None => Ok(()),
     }
@@ -155,15 +160,21 @@ impl<'a, G: Real> SphereRows<'a, G> {
         let mut xv = sized(x, n, d)?;
         let xs = xv.as_slice_mut().expect("a work buffer is contiguous");
         let zero_row = by_row_blocks(xs, d, norms, rows_per_block(n, d), |first, xb, nb| {
-            let mut buf = Vec::new();
-            for (k, (xr, norm)) in xb.chunks_exact_mut(d).zip(nb.iter_mut()).enumerate() {
-                let row = z.row(first + k);
-                match unit_row(row_slice(&row, &mut buf), xr) {
-                    Some(r) => *norm = r,
-                    None => return Some(first + k),
-                }
-            }
-            None
+            wide(
+                #[inline(always)]
+                || {
+                    let mut buf = Vec::new();
+                    let rows = xb.chunks_exact_mut(d).zip(nb.iter_mut());
+                    for (k, (xr, norm)) in rows.enumerate() {
+                        let row = z.row(first + k);
+                        match unit_row(row_slice(&row, &mut buf), xr) {
+                            Some(r) => *norm = r,
+                            None => return Some(first + k),
+                        }
+                    }
+                    None
+                },
+            )
         });
         if let Some(row) = zero_row {
             return Err(Error::ZeroRow { row });
@@ -196,13 +207,18 @@ impl<'a, G: Real> SphereRows<'a, G> {
         };
         let mut scales: Vec<f64> = self.norms.iter().map(|r| factor / r).collect();
         by_row_blocks(gs, d, &mut scales, rows_per_block(n, d), |first, gb, sb| {
-            let rows = gb.chunks_exact_mut(d).zip(xs[first * d..].chunks_exact(d));
-            for ((gr, xr), &inv) in rows.zip(sb.iter()) {
-                let radial = lane_sum2(gr, xr, |a, b| a.to_f64() * b.to_f64());
-                for (gv, &xv) in gr.iter_mut().zip(xr) {
-                    *gv = G::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
-                }
-            }
+            wide(
+                #[inline(always)]
+                || {
+                    let rows = gb.chunks_exact_mut(d).zip(xs[first * d..].chunks_exact(d));
+                    for ((gr, xr), &inv) in rows.zip(sb.iter()) {
+                        let radial = lane_sum2(gr, xr, |a, b| a.to_f64() * b.to_f64());
+                        for (gv, &xv) in gr.iter_mut().zip(xr) {
+                            *gv = G::from_f64((gv.to_f64() - radial * xv.to_f64()) * inv);
+                        }
+                    }
+                },
+            );
             None
         });
     }

@@ -1,7 +1,8 @@
 //! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
 //! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm, vectorizing sums, blocked transposition, the engine's unpacked `f32` products and the largest dimension accepted
-//! anywhere.
+//! overflow-safe row norm, vectorizing sums, loops compiled for wide vectors,
+//! blocked transposition, the engine's unpacked `f32` products and the largest
+//! dimension accepted anywhere.
 
 mod chebyshev;
 mod gegenbauer;
@@ -9,6 +10,7 @@ mod gemm;
 mod lanes;
 mod quadrature;
 mod transpose;
+mod wide;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
@@ -16,6 +18,7 @@ pub(crate) use gemm::{Product, RowsProduct};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 pub(crate) use transpose::{Transpose, transpose};
+pub(crate) use wide::wide;
 
 use statrs::function::gamma::ln_gamma;
 
@@ -73,6 +76,7 @@ const DIRECT_MIN_SQUARES: f64 = 1e-290;
 /// finite values; `None` for a row of zeros. Where the sum of squares in `f64`
 /// neither overflows nor underflows (every `f32` row does not) it is `(1, sqrt(sum))`,
 /// formed in one vectorized pass; otherwise [`rescale_row`]'s scale and norm.
+#[inline(always)]
 pub(crate) fn row_scale<T: crate::real::Real>(row: &[T]) -> Option<(f64, f64)> {
     let squares = lane_sum(row, |v| {
         let v = v.to_f64();
