@@ -10,6 +10,10 @@
 //! RAYON_NUM_THREADS=2 cargo run --release --example small_batch -- --sizes 512x256 --reps 200
 //! ```
 //!
+//! With `--back-to-back`, each objective (and the floor) is instead called `--reps`
+//! times in a row, as the PyTorch peer times its losses (`torch_peer.py bench`), so
+//! that a comparison with the peer measures both sides alike (`python/bench/rounds.py`).
+//!
 //! The criterion bench `regularizers` measures the same calls one after another,
 //! each for seconds; on a shared machine its floor moves by up to 15% between the
 //! floor's and an objective's measurement, which this example avoids.
@@ -73,6 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
     let reps: Option<usize> = value("--reps").map(|r| r.parse()).transpose()?;
+    let back_to_back = args.iter().any(|a| a == "--back-to-back");
     println!(
         "threads: {}; median ratio to the floor (ratio of the fastest calls); N = 16: median time",
         rayon::current_num_threads()
@@ -99,15 +104,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ((1.0 / per) as usize).clamp(11, 20_000)
         });
         let mut times = vec![Vec::with_capacity(reps); regs.len() + 1];
-        for _ in 0..reps {
+        let mut floor_once = |times: &mut Vec<f64>| {
             let t = Instant::now();
             floor(&z, &mut gram, &mut wx);
             black_box(wx[[0, 0]]);
-            times[0].push(t.elapsed().as_secs_f64());
+            times.push(t.elapsed().as_secs_f64());
+        };
+        let once = |r: &mut Box<dyn Regularizer<f32>>, times: &mut Vec<f64>| {
+            let t = Instant::now();
+            black_box(r.loss_and_grad(z.view())?);
+            times.push(t.elapsed().as_secs_f64());
+            Ok::<_, unisphere::Error>(())
+        };
+        if back_to_back {
+            (0..reps).for_each(|_| floor_once(&mut times[0]));
             for (k, (_, r)) in regs.iter_mut().enumerate() {
-                let t = Instant::now();
-                black_box(r.loss_and_grad(z.view())?);
-                times[k + 1].push(t.elapsed().as_secs_f64());
+                for _ in 0..reps {
+                    once(r, &mut times[k + 1])?;
+                }
+            }
+        } else {
+            for _ in 0..reps {
+                floor_once(&mut times[0]);
+                for (k, (_, r)) in regs.iter_mut().enumerate() {
+                    once(r, &mut times[k + 1])?;
+                }
             }
         }
         for t in times.iter_mut() {
