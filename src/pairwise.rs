@@ -1208,7 +1208,7 @@ mod tests {
     /// from the unpacked product instead (`f32` on AVX-512F), whose sums over `k`
     /// are split differently from the GEMM's for large `d`, the same to within
     /// `f32` rounding.
-    fn column_copy_changes_no_bit<F: Real>() {
+    fn column_copy_gives_the_same_results<F: Real>() {
         let unpacked_gram = F::has_rows_product();
         let same = |a: &Array2<F>, b: &Array2<F>, what: &str| {
             if !unpacked_gram {
@@ -1288,13 +1288,13 @@ mod tests {
     }
 
     #[test]
-    fn column_copy_changes_no_bit_f32() {
-        column_copy_changes_no_bit::<f32>();
+    fn column_copy_gives_the_same_results_f32() {
+        column_copy_gives_the_same_results::<f32>();
     }
 
     #[test]
-    fn column_copy_changes_no_bit_f64() {
-        column_copy_changes_no_bit::<f64>();
+    fn column_copy_gives_the_same_results_f64() {
+        column_copy_gives_the_same_results::<f64>();
     }
 
     #[test]

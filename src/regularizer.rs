@@ -188,8 +188,6 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
     }
 }
 
-/// What every objective of this crate implements once, generically over the element
-/// type; [`Regularizer`] then follows for `f32` and `f64`.
 /// Runs one call of an objective on an `n x d` input: on a thread of rayon's pool
 /// when it will work in parallel there (more than one engine tile, or a row pass
 /// split into blocks), so that the caller's thread enters the pool once per call,
@@ -203,6 +201,8 @@ fn on_pool<R: Send>((n, d): (usize, usize), call: impl FnOnce() -> R + Send) -> 
     }
 }
 
+/// What every objective of this crate implements once, generically over the element
+/// type; [`Regularizer`] then follows for `f32` and `f64`.
 pub(crate) trait Objective: Send {
     /// The name reported by [`Regularizer::name`].
     fn label(&self) -> String;
