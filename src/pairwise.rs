@@ -33,6 +33,7 @@
 
 use crate::numerics::{Product, lane_sum, transpose};
 use crate::real::Real;
+use crate::rows::PARALLEL_ENTRIES;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul, s};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -101,7 +102,7 @@ impl<'a, F: Real> PairRows<'a, F> {
         let copy = |(b, out): (usize, &mut [F])| {
             transpose(&src[64 * b..], d, (n, out.len() / n), out, n);
         };
-        if len >= 1 << 15 {
+        if len >= PARALLEL_ENTRIES {
             buf.par_chunks_mut(64 * n).enumerate().for_each(copy);
         } else {
             buf.chunks_mut(64 * n).enumerate().for_each(copy);

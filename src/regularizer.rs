@@ -3,6 +3,7 @@
 use crate::error::{Error, Result, invalid};
 use crate::numerics::{all_finite, wide};
 use crate::real::Real;
+use crate::rows::PARALLEL_ENTRIES;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
 
@@ -93,9 +94,6 @@ impl<F: Real> GradientSink<F> for LossOnly {
     }
 }
 
-/// Gradients of at least this many entries are added to the caller's buffer in
-/// blocks of [`BLOCK`] entries in parallel.
-const PARALLEL_ENTRIES: usize = 1 << 15;
 /// Entries per block of a parallel pass.
 const BLOCK: usize = 1 << 13;
 
@@ -139,7 +137,8 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
     fn add<G: Real>(&mut self, g: ArrayView2<G>) -> Result<()> {
         let alpha = self.alpha;
         let scaled = |v: G| F::from_f64(alpha * v.to_f64());
-        // Contiguous and large: both passes in blocks on rayon's threads (each entry
+        // Contiguous and at least `PARALLEL_ENTRIES` long (the row passes' threshold):
+        // both passes in blocks on rayon's threads (each entry
         // is computed alone, so the result does not depend on the blocks).
         if let (Some(out), Some(gs)) = (self.out.as_slice_mut(), g.as_slice())
             && gs.len() >= PARALLEL_ENTRIES

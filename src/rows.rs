@@ -10,8 +10,9 @@ use rayon::prelude::*;
 
 /// Matrices with fewer entries than this are normalised (and their gradients
 /// chained) on the calling thread; larger ones in blocks of rows on rayon's threads.
-/// Rows are independent, so the results do not depend on the thread count.
-const PARALLEL_ENTRIES: usize = 1 << 15;
+/// Rows are independent, so the results do not depend on the thread count. The
+/// engine's column copy and the gradient sink split their passes at the same size.
+pub(crate) const PARALLEL_ENTRIES: usize = 1 << 15;
 
 /// Rows per block of a row-wise pass over an `n x d` matrix: all of them below
 /// [`PARALLEL_ENTRIES`], else about 2^13 entries.
