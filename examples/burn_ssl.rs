@@ -1,5 +1,5 @@
 //! A small JEPA-style run in burn: an MLP encoder learns 64-d embeddings of the
-//! procedural grey textures of `texture_ssl` (the same generator, views and
+//! procedural grey textures of `ssl_study` (the same generator, views and
 //! metrics, from `examples/common/`) from two augmented views per instance, with
 //! `loss = (1 - lambda) * invariance + lambda * regularizer`, for several of
 //! unisphere's regularizers (through [`unisphere::burn::regularize`], one call per

@@ -85,7 +85,7 @@ fn main() -> Result<(), unisphere::Error> {
     }
     println!(
         "\nMore: examples/particle_flow.rs (regularizers as particle flows), \
-         compare_sliced_vs_full.rs (gradient noise and cost), texture_ssl.rs (SSL \
+         compare_sliced_vs_full.rs (gradient noise and cost), ssl_study (SSL \
          training with candle, --features candle-example), scale.rs and uniformity_timing.rs."
     );
     Ok(())
