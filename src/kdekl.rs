@@ -1,12 +1,11 @@
 //! The leave-one-out kernel-density estimate of the KL divergence to the uniform
 //! distribution on the sphere.
 
+use crate::engine::{
+    KeptPairs, PairRequest, PairRows, RowSet, pair_sums, pair_sums_keep, reweigh_into,
+};
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
-use crate::pairwise::{
-    KeptPairs, PairRequest, PairRows, pair_rows_into, pair_sums, pair_sums_into, pair_sums_keep,
-    reweigh_into,
-};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
 use crate::rows::{SphereRows, check_input};
@@ -15,7 +14,6 @@ use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
 use crate::zonal::{Tabulated, ZonalFunction};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use std::ops::Range;
 
 /// The KDE-KL objective with a positive zonal kernel `phi`:
 /// `A = mean_i ln q_i`, `q_i = 1/(N-1) sum_{j != i} phi(c_ij)` (leave one out).
@@ -279,13 +277,13 @@ impl KdeKl {
         })
     }
 
-    /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for every row, or for the rows
-    /// `local` alone (against all rows: a shard's densities).
-    /// With `kept`, the pairs' values and slopes are kept for [`KdeKl::weighted_rows`].
+    /// `ln S_i`, `S_i = sum_{j != i} phi(c_ij)`, for the rows of `set` (against all
+    /// rows: for `RowSet::Local`, a shard's densities). With `kept` (every row), the
+    /// pairs' values and slopes are kept for [`KdeKl::weighted_rows`].
     fn ln_row_sums<G: Real>(
         &self,
         rows: PairRows<'_, G>,
-        local: Option<Range<usize>>,
+        set: RowSet,
         kept: Option<&mut KeptPairs>,
     ) -> Result<Vec<f64>> {
         let log = self.log_domain();
@@ -302,12 +300,14 @@ impl KdeKl {
                 v.iter_mut().for_each(|x| *x = x.max(0.0));
             }
         };
-        let sums = match (local.clone(), kept) {
-            (None, Some(kept)) => pair_sums_keep(rows, &values, req, kept),
-            (None, None) => pair_sums(rows, &values, req),
-            (Some(r), _) => pair_rows_into(rows.x, r, &values, req, None),
+        let first = match &set {
+            RowSet::All => 0,
+            RowSet::Local(r) => r.start,
         };
-        let first = local.map_or(0, |r| r.start);
+        let sums = match (set, kept) {
+            (RowSet::All, Some(kept)) => pair_sums_keep(rows, &values, req, kept),
+            (set, _) => pair_sums(rows, set, &values, req, None),
+        };
         let ln_s: Vec<f64> = if log {
             sums.row_values
         } else {
@@ -324,14 +324,14 @@ impl KdeKl {
         Ok(ln_s)
     }
 
-    /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`, for every row or for
-    /// the rows `local` alone (`grad` then has their rows); `ln_s` of every row. With
-    /// `kept` (every row), from the pairs the first pass kept.
+    /// `grad += W X` with `W_ij = phi'(c_ij) (1/S_i + 1/S_j)`, for the rows of `set`
+    /// (`grad` has their rows); `ln_s` of every row. With `kept` (every row), from
+    /// the pairs the first pass kept.
     fn weighted_rows<G: Real>(
         &self,
         rows: PairRows<'_, G>,
         ln_s: &[f64],
-        local: Option<Range<usize>>,
+        set: RowSet,
         kept: Option<&KeptPairs>,
         grad: ArrayViewMut2<G>,
     ) {
@@ -355,14 +355,10 @@ impl KdeKl {
             profile.eval(g, v, Some(&mut *w));
             reweigh(i, j0, v, w);
         };
-        let req = PairRequest::default();
-        match (local, kept) {
-            (None, Some(kept)) => reweigh_into(rows, kept, &reweigh, grad),
-            (None, None) => {
-                pair_sums_into(rows, &weights, req, Some(grad));
-            }
-            (Some(r), _) => {
-                pair_rows_into(rows.x, r, &weights, req, Some(grad));
+        match (set, kept) {
+            (RowSet::All, Some(kept)) => reweigh_into(rows, kept, &reweigh, grad),
+            (set, _) => {
+                pair_sums(rows, set, &weights, PairRequest::default(), Some(grad));
             }
         }
     }
@@ -381,7 +377,7 @@ impl Objective for KdeKl {
         check_input(&z, 2, Some(self.kernel.dim()))?;
         let mut ws = std::mem::take(&mut self.ws);
         let mut kept = std::mem::take(&mut self.kept);
-        let result = if self.wide_pairs::<F>() {
+        let result = if self.f64_pairs::<F>() {
             self.evaluate_rows::<f64, F, S>(z, sink, &mut ws, &mut kept)
         } else {
             self.evaluate_rows::<F, F, S>(z, sink, &mut ws, &mut kept)
@@ -413,11 +409,11 @@ impl KdeKl {
             // With the gradient, the first pass keeps the pairs for the second where
             // they fit.
             let mut kept = (S::WANTED && KeptPairs::fits(rows.len())).then_some(&mut *kept);
-            let ln_s = self.ln_row_sums(pairs, None, kept.as_deref_mut())?;
+            let ln_s = self.ln_row_sums(pairs, RowSet::All, kept.as_deref_mut())?;
             let loss = centred_mean(&ln_s, offset - (n - 1.0).ln(), n) * factor;
             if S::WANTED {
                 let mut g = zeroed(&mut b.grad, rows.len(), rows.x.ncols())?;
-                self.weighted_rows(pairs, &ln_s, None, kept.as_deref(), g.view_mut());
+                self.weighted_rows(pairs, &ln_s, RowSet::All, kept.as_deref(), g.view_mut());
                 rows.chain(&mut g, factor / n);
                 sink.add(g.view())?;
             }
@@ -428,8 +424,8 @@ impl KdeKl {
 
 impl KdeKl {
     /// Whether the pairs of input `F` are computed in `f64` (see [`F64_PAIRS_FROM_DIM`]).
-    fn wide_pairs<F: Real>(&self) -> bool {
-        F::NAME == "f32" && self.kernel.dim() >= F64_PAIRS_FROM_DIM
+    fn f64_pairs<F: Real>(&self) -> bool {
+        F::MANTISSA_DIGITS < f64::MANTISSA_DIGITS && self.kernel.dim() >= F64_PAIRS_FROM_DIM
     }
 
     /// Phase 1 of a shard, in the precision `G`: `ln S_i` of the local rows.
@@ -437,7 +433,7 @@ impl KdeKl {
         let all = shard.all_rows("KDE-KL")?;
         let (mut x, mut norms) = (Vec::<G>::new(), Vec::new());
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
-        self.ln_row_sums(rows.x.into(), Some(shard.local_range()), None)
+        self.ln_row_sums(rows.x.into(), RowSet::Local(shard.local_range()), None)
     }
 
     /// Phase 2 of a shard, in the precision `G`: the gradient of the whole loss with
@@ -453,7 +449,13 @@ impl KdeKl {
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
         let local = shard.local_range();
         let mut g = Array2::<G>::zeros((local.len(), all.ncols()));
-        self.weighted_rows(rows.x.into(), ln_s, Some(local.clone()), None, g.view_mut());
+        self.weighted_rows(
+            rows.x.into(),
+            ln_s,
+            RowSet::Local(local.clone()),
+            None,
+            g.view_mut(),
+        );
         rows.restrict(local)
             .chain(&mut g.view_mut(), factor / all.nrows() as f64);
         Ok(g.mapv(|v| F::from_f64(v.to_f64())))
@@ -471,7 +473,7 @@ impl<F: Real> Sharded<F> for KdeKl {
     fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
         self.affine()?;
         check_input(&shard.all_rows("KDE-KL")?, 2, Some(self.kernel.dim()))?;
-        let ln_s = if self.wide_pairs::<F>() {
+        let ln_s = if self.f64_pairs::<F>() {
             self.shard_densities::<f64, F>(shard)?
         } else {
             self.shard_densities::<F, F>(shard)?
@@ -489,7 +491,7 @@ impl<F: Real> Sharded<F> for KdeKl {
         let nf = n as f64;
         let centre = offset - (nf - 1.0).ln();
         let share = centred_mean(&exchanged[local], centre, nf) * factor;
-        let grad = if self.wide_pairs::<F>() {
+        let grad = if self.f64_pairs::<F>() {
             self.shard_gradient::<f64, F>(shard, exchanged, factor)?
         } else {
             self.shard_gradient::<F, F>(shard, exchanged, factor)?

@@ -42,6 +42,7 @@ pub mod burn;
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod diagnostics;
+mod engine;
 mod error;
 mod kdekl;
 pub mod kernel;
@@ -50,7 +51,7 @@ mod mmd;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 mod numerics;
-mod pairwise;
+
 mod real;
 mod regularizer;
 mod rows;

@@ -1,9 +1,8 @@
 //! The [`Regularizer`] trait every objective implements, and the [`Scale`] option.
 
 use crate::error::{Error, Result, invalid};
-use crate::numerics::{all_finite, wide};
+use crate::numerics::{PARALLEL_ENTRIES, all_finite, vectorized};
 use crate::real::Real;
-use crate::rows::PARALLEL_ENTRIES;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
 
@@ -144,7 +143,7 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
             && gs.len() >= PARALLEL_ENTRIES
         {
             let finite = |b: &[G]| {
-                wide(
+                vectorized(
                     #[inline(always)]
                     || all_finite(b, |v| scaled(v).to_f64()),
                 )
@@ -155,7 +154,7 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
             out.par_chunks_mut(BLOCK)
                 .zip(gs.par_chunks(BLOCK))
                 .for_each(|(o, b)| {
-                    wide(
+                    vectorized(
                         #[inline(always)]
                         || {
                             for (o, &v) in o.iter_mut().zip(b) {
@@ -192,7 +191,7 @@ impl<F: Real> GradientSink<F> for AddScaled<'_, F> {
 /// split into blocks), so that the caller's thread enters the pool once per call,
 /// not once per parallel pass; small calls run on the caller's thread.
 fn on_pool<R: Send>((n, d): (usize, usize), call: impl FnOnce() -> R + Send) -> R {
-    let parallel = n > crate::pairwise::tile_rows(n) || n.saturating_mul(d) >= PARALLEL_ENTRIES;
+    let parallel = n > crate::engine::tile_rows(n) || n.saturating_mul(d) >= PARALLEL_ENTRIES;
     if parallel && rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
         rayon::scope(|_| call())
     } else {

@@ -2,17 +2,11 @@
 //! rule that carries a gradient on the sphere back to the raw rows.
 
 use crate::error::{Error, Result};
-use crate::numerics::{all_finite, lane_sum2, row_scale, wide};
+use crate::numerics::{PARALLEL_ENTRIES, all_finite, lane_sum2, row_scale, vectorized};
 use crate::real::Real;
 use crate::workspace::{filled, sized};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
-
-/// Matrices with fewer entries than this are normalised (and their gradients
-/// chained) on the calling thread; larger ones in blocks of rows on rayon's threads.
-/// Rows are independent, so the results do not depend on the thread count. The
-/// engine's column copy and the gradient sink split their passes at the same size.
-pub(crate) const PARALLEL_ENTRIES: usize = 1 << 15;
 
 /// Rows per block of a row-wise pass over an `n x d` matrix: all of them below
 /// [`PARALLEL_ENTRIES`], else about 2^13 entries.
@@ -75,7 +69,7 @@ fn first_non_finite<F: Real>(z: &ArrayView2<F>) -> Option<(usize, usize)> {
 /// Writes the unit row `z / |z|` into `x` and returns `|z|` (`None` for a zero row).
 #[inline(always)]
 fn unit_row<F: Real, G: Real>(z: &[F], x: &mut [G]) -> Option<f64> {
-    let (m, r) = row_scale(z)?;
+    let (m, r) = row_scale(z, F::to_f64)?;
     let inv = 1.0 / r;
     if m == 1.0 {
         for (o, &v) in x.iter_mut().zip(z) {
@@ -98,7 +92,7 @@ pub(crate) fn check_input<F: Real>(
 ) -> Result<()> {
     let (n, d) = z.dim();
     check_shape(n, d, min_rows, dim)?;
-    match wide(
+    match vectorized(
         #[inline(always)]
         || first_non_finite(z),
     ) {
@@ -161,7 +155,7 @@ impl<'a, G: Real> SphereRows<'a, G> {
         let mut xv = sized(x, n, d)?;
         let xs = xv.as_slice_mut().expect("a work buffer is contiguous");
         let zero_row = by_row_blocks(xs, d, norms, rows_per_block(n, d), |first, xb, nb| {
-            wide(
+            vectorized(
                 #[inline(always)]
                 || {
                     let mut buf = Vec::new();
@@ -208,7 +202,7 @@ impl<'a, G: Real> SphereRows<'a, G> {
         };
         let mut scales: Vec<f64> = self.norms.iter().map(|r| factor / r).collect();
         by_row_blocks(gs, d, &mut scales, rows_per_block(n, d), |first, gb, sb| {
-            wide(
+            vectorized(
                 #[inline(always)]
                 || {
                     let rows = gb.chunks_exact_mut(d).zip(xs[first * d..].chunks_exact(d));

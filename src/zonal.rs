@@ -1,9 +1,9 @@
 //! Zonal V-statistics `mean_{i,j} f(x_i . x_j)` of normalised rows, with their
 //! gradient chained back to the raw rows. MMD, KSD and SUSReg's twin use this.
 
+use crate::engine::{PairRequest, PairRows, RowSet, pair_sums};
 use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
-use crate::pairwise::{PairRequest, PairRows, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::GradientSink;
 use crate::rows::{SphereRows, check_input};
@@ -204,7 +204,13 @@ pub(crate) fn zonal_share<F: Real, Z: ZonalFunction>(
     let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
         f.eval_batch(g, v, w)
     };
-    let sums = pair_rows_into(rows.x, local.clone(), &term, req, Some(grad.view_mut()));
+    let sums = pair_sums(
+        rows.x,
+        RowSet::Local(local.clone()),
+        &term,
+        req,
+        Some(grad.view_mut()),
+    );
     let nn = (n as f64) * (n as f64);
     rows.restrict(local)
         .chain(&mut grad.view_mut(), grad_factor * 2.0 / nn);
@@ -235,7 +241,7 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
             *wi = 0.0;
         }
     };
-    let sums = pair_sums_into(rows, &term, req, grad.map(|g| g.view_mut()));
+    let sums = pair_sums(rows, RowSet::All, &term, req, grad.map(|g| g.view_mut()));
     sums.total / (n * n)
 }
 

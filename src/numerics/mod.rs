@@ -1,29 +1,36 @@
-//! The crate's shared numerical tools, one home each: quadrature rules, Chebyshev
-//! interpolation, the Gegenbauer recurrence, seed mixing, `ln B(1/2, b)`, the
-//! overflow-safe row norm, vectorizing sums, loops compiled for wide vectors,
-//! blocked transposition, the engine's unpacked `f32` products and the largest
-//! dimension accepted anywhere.
+//! The crate's ground floor of numerical tools, one home each and nothing of the
+//! crate imported: quadrature rules, Chebyshev interpolation, the Gegenbauer
+//! recurrence, seed mixing, `ln B(1/2, b)`, the overflow-safe row norm, vectorizing
+//! sums, loops compiled for the CPU's vector registers, blocked transposition, the
+//! engine's unpacked `f32` products, and the crate-wide limits (the largest
+//! dimension, the size from which row passes go parallel).
 
 mod chebyshev;
 mod gegenbauer;
-mod gemm;
 mod lanes;
 mod quadrature;
+mod rows_product;
 mod transpose;
-mod wide;
+mod vectorized;
 
 pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
-pub(crate) use gemm::{Product, RowsProduct};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
-pub(crate) use transpose::{Transpose, transpose};
-pub(crate) use wide::wide;
+pub(crate) use rows_product::{Product, has_rows_product, rows_product};
+pub(crate) use transpose::{transpose, transpose_f32};
+pub(crate) use vectorized::vectorized;
 
 use statrs::function::gamma::ln_gamma;
 
 /// The largest dimension `d` accepted by kernels and tests (`2^24`).
 pub(crate) const MAX_DIM: usize = 1 << 24;
+
+/// Matrices with fewer entries than this are passed over row by row (normalised,
+/// checked, their gradients chained or added) on the calling thread; larger ones in
+/// blocks on rayon's threads. Each entry is computed alone, so results do not
+/// depend on the thread count. The engine's column copy splits at the same size.
+pub(crate) const PARALLEL_ENTRIES: usize = 1 << 15;
 
 /// The SplitMix64 increment (the golden ratio in 64 bits).
 pub(crate) const SPLITMIX_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -76,17 +83,18 @@ const DIRECT_MIN_SQUARES: f64 = 1e-290;
 /// finite values; `None` for a row of zeros. Where the sum of squares in `f64`
 /// neither overflows nor underflows (every `f32` row does not) it is `(1, sqrt(sum))`,
 /// formed in one vectorized pass; otherwise [`rescale_row`]'s scale and norm.
+/// `to_f64` converts an entry exactly.
 #[inline(always)]
-pub(crate) fn row_scale<T: crate::real::Real>(row: &[T]) -> Option<(f64, f64)> {
+pub(crate) fn row_scale<T: Copy>(row: &[T], to_f64: impl Fn(T) -> f64) -> Option<(f64, f64)> {
     let squares = lane_sum(row, |v| {
-        let v = v.to_f64();
+        let v = to_f64(v);
         v * v
     });
     if squares.is_finite() && squares >= DIRECT_MIN_SQUARES {
         return Some((1.0, squares.sqrt()));
     }
     let mut buf = vec![0.0f64; row.len()];
-    rescale_row(&mut buf, row.iter().map(|v| v.to_f64()))
+    rescale_row(&mut buf, row.iter().map(|&v| to_f64(v)))
 }
 
 #[cfg(test)]
@@ -107,12 +115,12 @@ mod tests {
     #[test]
     fn row_scales_give_the_norm_at_every_magnitude() {
         for scale in [1e-300, 1e-160, 1e-140, 1.0, 1e150, 1e160, 1e300] {
-            let (m, r) = row_scale(&[3.0 * scale, -4.0 * scale]).unwrap();
+            let (m, r) = row_scale(&[3.0 * scale, -4.0 * scale], |v| v).unwrap();
             assert!((m * r / (5.0 * scale) - 1.0).abs() < 1e-15, "{scale:e}");
             assert!((3.0 * scale / m / r - 0.6).abs() < 1e-15, "{scale:e}");
         }
-        assert_eq!(row_scale(&[3.0f32, 4.0]), Some((1.0, 5.0)));
-        assert!(row_scale(&[0.0f64; 3]).is_none());
+        assert_eq!(row_scale(&[3.0f32, 4.0], f64::from), Some((1.0, 5.0)));
+        assert!(row_scale(&[0.0f64; 3], |v| v).is_none());
     }
 
     #[test]

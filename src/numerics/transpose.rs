@@ -2,18 +2,11 @@
 //! registers for `f32` where the CPU has AVX (detected at run time), through a
 //! small array otherwise.
 
-/// An element type with an 8 x 8 block transposition (`f32` and `f64`).
-pub trait Transpose: Copy {
-    /// Transposes the 8 x 8 block whose first row starts `src[0]` (rows `ss` apart)
-    /// into the block whose first row starts at `dst[0]` (rows `ds` apart).
-    fn block8(src: &[Self], ss: usize, dst: &mut [Self], ds: usize) {
-        block8_scalar(src, ss, dst, ds);
-    }
-}
-
-/// [`Transpose::block8`] through a small array (the compiler's registers).
-fn block8_scalar<F: Copy>(src: &[F], ss: usize, dst: &mut [F], ds: usize) {
-    let block: [[F; 8]; 8] = std::array::from_fn(|a| {
+/// Transposes the 8 x 8 block whose first row starts at `src[0]` (rows `ss` apart)
+/// into the block whose first row starts at `dst[0]` (rows `ds` apart), through a
+/// small array (the compiler's registers).
+fn block8<T: Copy>(src: &[T], ss: usize, dst: &mut [T], ds: usize) {
+    let block: [[T; 8]; 8] = std::array::from_fn(|a| {
         let row = &src[a * ss..][..8];
         std::array::from_fn(|b| row[b])
     });
@@ -24,20 +17,17 @@ fn block8_scalar<F: Copy>(src: &[F], ss: usize, dst: &mut [F], ds: usize) {
     }
 }
 
-impl Transpose for f64 {}
-
-impl Transpose for f32 {
-    fn block8(src: &[f32], ss: usize, dst: &mut [f32], ds: usize) {
-        // Bounds: the last row of each block ends within its slice.
-        let (src, dst) = (&src[..7 * ss + 8], &mut dst[..7 * ds + 8]);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is present (checked just above), and the slices hold the
-            // eight rows of eight entries the function reads and writes.
-            return unsafe { block8_avx(src, ss, dst, ds) };
-        }
-        block8_scalar(src, ss, dst, ds);
+/// [`block8`] for `f32`, through AVX registers where the CPU has AVX.
+fn block8_f32(src: &[f32], ss: usize, dst: &mut [f32], ds: usize) {
+    // Bounds: the last row of each block ends within its slice.
+    let (src, dst) = (&src[..7 * ss + 8], &mut dst[..7 * ds + 8]);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is present (checked just above), and the slices hold the
+        // eight rows of eight entries the function reads and writes.
+        return unsafe { block8_avx(src, ss, dst, ds) };
     }
+    block8(src, ss, dst, ds);
 }
 
 /// The 8 x 8 `f32` block transposed in registers: pairs of rows interleaved, then
@@ -89,19 +79,20 @@ unsafe fn block8_avx(src: &[f32], ss: usize, dst: &mut [f32], ds: usize) {
 }
 
 /// Transposes the `r x c` matrix in `src` (rows `ss` apart) into the `c x r` matrix
-/// in `dst` (rows `ds` apart): whole 8 x 8 blocks by [`Transpose::block8`], the
-/// ragged edges entry by entry.
-pub(crate) fn transpose<F: Transpose>(
-    src: &[F],
+/// in `dst` (rows `ds` apart): whole 8 x 8 blocks by `block`, the ragged edges entry
+/// by entry.
+fn transpose_by<T: Copy>(
+    block: fn(&[T], usize, &mut [T], usize),
+    src: &[T],
     ss: usize,
     (r, c): (usize, usize),
-    dst: &mut [F],
+    dst: &mut [T],
     ds: usize,
 ) {
     let (rf, cf) = (r - r % 8, c - c % 8);
     for r0 in (0..rf).step_by(8) {
         for c0 in (0..cf).step_by(8) {
-            F::block8(&src[r0 * ss + c0..], ss, &mut dst[c0 * ds + r0..], ds);
+            block(&src[r0 * ss + c0..], ss, &mut dst[c0 * ds + r0..], ds);
         }
     }
     let mut edge = |i: usize, j: usize| dst[j * ds + i] = src[i * ss + j];
@@ -113,11 +104,41 @@ pub(crate) fn transpose<F: Transpose>(
     }
 }
 
+/// Transposes the `r x c` matrix in `src` (rows `ss` apart) into the `c x r` matrix
+/// in `dst` (rows `ds` apart), in 8 x 8 blocks.
+pub(crate) fn transpose<T: Copy>(
+    src: &[T],
+    ss: usize,
+    shape: (usize, usize),
+    dst: &mut [T],
+    ds: usize,
+) {
+    transpose_by(block8, src, ss, shape, dst, ds);
+}
+
+/// [`transpose`] for `f32`, its 8 x 8 blocks through AVX registers where the CPU
+/// has AVX.
+pub(crate) fn transpose_f32(
+    src: &[f32],
+    ss: usize,
+    shape: (usize, usize),
+    dst: &mut [f32],
+    ds: usize,
+) {
+    transpose_by(block8_f32, src, ss, shape, dst, ds);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn check<F: Transpose + PartialEq + std::fmt::Debug>(from: impl Fn(usize) -> F) {
+    /// A transposition's signature: `(src, ss, (r, c), dst, ds)`.
+    type Transposition<F> = fn(&[F], usize, (usize, usize), &mut [F], usize);
+
+    fn check<F: Copy + PartialEq + std::fmt::Debug>(
+        from: impl Fn(usize) -> F,
+        transpose: Transposition<F>,
+    ) {
         for (r, c) in [
             (1usize, 1usize),
             (3, 40),
@@ -144,7 +165,8 @@ mod tests {
 
     #[test]
     fn transposes_every_shape_in_both_precisions() {
-        check(|k| k as f32);
-        check(|k| k as f64 * 0.5);
+        check(|k| k as f32, transpose_f32);
+        check(|k| k as f32, transpose::<f32>);
+        check(|k| k as f64 * 0.5, transpose::<f64>);
     }
 }

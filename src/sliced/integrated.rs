@@ -7,9 +7,9 @@
 
 use super::EppsPulleyGrid;
 use super::susreg::susreg_target;
+use crate::engine::{PairRequest, PairRows, PairSums, RowSet, pair_sums};
 use crate::error::{Error, Result};
 use crate::numerics::row_scale;
-use crate::pairwise::{PairRequest, PairRows, PairSums, pair_rows_into, pair_sums_into};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective};
 use crate::rows::{check_input, row_slice};
@@ -417,7 +417,7 @@ fn row_norms<F: Real>(z: ArrayView2<F>) -> Vec<f64> {
     let mut buf = Vec::new();
     z.rows()
         .into_iter()
-        .map(|r| row_scale(row_slice(&r, &mut buf)).map_or(0.0, |(m, r)| m * r))
+        .map(|r| row_scale(row_slice(&r, &mut buf), F::to_f64).map_or(0.0, |(m, r)| m * r))
         .collect()
 }
 
@@ -457,10 +457,8 @@ fn pair_term<F: Real>(
         ..Default::default()
     };
     let grad = grad.map(|g| g.view_mut());
-    match local {
-        None => pair_sums_into(z, &term, req, grad),
-        Some(r) => pair_rows_into(z.x, r, &term, req, grad),
-    }
+    let set = local.map_or(RowSet::All, RowSet::Local);
+    pair_sums(z, set, &term, req, grad)
 }
 
 /// The middle and constant terms, `sum_k omega_k (N psi_k^2 - 2 psi_k sum_i Omega_d(t_k |z_i|))`,

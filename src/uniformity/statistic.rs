@@ -3,7 +3,7 @@
 //! moments of the sample when `psi` has degree at most 2.
 
 use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
-use crate::pairwise::{PairRequest, pair_rows_into, pair_sums};
+use crate::engine::{PairRequest, RowSet, pair_sums};
 use crate::real::Real;
 use crate::table::{Accuracy, Table};
 use crate::zonal::{SeriesProfile, Tabulated, ZonalFunction};
@@ -126,10 +126,8 @@ fn pair_total<F: Real>(
     };
     let term =
         |_: usize, _: usize, g: &mut [f64], v: &mut [f64], _: Option<&mut [f64]>| batch(g, v);
-    match local {
-        None => pair_sums(x, &term, req).total,
-        Some(r) => pair_rows_into(x, r, &term, req, None).total,
-    }
+    let set = local.map_or(RowSet::All, RowSet::Local);
+    pair_sums(x, set, &term, req, None).total
 }
 
 /// A batch evaluator from a scalar kernel (the cosines clamped to `[-1, 1]`).

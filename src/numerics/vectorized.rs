@@ -1,12 +1,13 @@
-//! Loops compiled for wide vector registers: the crate is built for the baseline
-//! target, where loops over `f64` vectorize two lanes wide; on x86-64 CPUs with
-//! AVX2 and FMA (detected at run time) [`wide`] runs a closure compiled for them.
+//! Loops compiled for the CPU's vector registers: the crate is built for the
+//! baseline target, where loops over `f64` vectorize two lanes wide (SSE2 on x86-64,
+//! NEON on aarch64); on x86-64 CPUs with AVX2 and FMA (detected at run time)
+//! [`vectorized`] runs a closure compiled for them.
 
 /// Runs `f`, compiled with AVX2 and FMA enabled where the CPU has them. Its
 /// arithmetic is the same either way (Rust fuses no multiply and add unless asked
 /// to), so results do not depend on which path ran.
 #[inline(always)]
-pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
@@ -24,8 +25,8 @@ fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{lane_sum2, row_scale};
     use super::*;
-    use crate::numerics::{lane_sum2, row_scale};
 
     /// A row pass (norm, projection, conversions) gives the same bits either way.
     #[test]
@@ -35,7 +36,7 @@ mod tests {
             .collect();
         #[inline(always)]
         fn pass(z: &[f32]) -> (f64, f64, Vec<f32>) {
-            let (m, r) = row_scale(z).expect("a nonzero row");
+            let (m, r) = row_scale(z, f64::from).expect("a nonzero row");
             let x: Vec<f64> = z.iter().map(|&v| f64::from(v) / m / r).collect();
             let radial = lane_sum2(z, &x, |a, b| f64::from(a) * b);
             let g = z.iter().zip(&x);
@@ -44,7 +45,7 @@ mod tests {
                 .collect();
             (r, radial, g)
         }
-        let (r, radial, g) = wide(
+        let (r, radial, g) = vectorized(
             #[inline(always)]
             || pass(&z),
         );

@@ -4,41 +4,24 @@
 //! input), read as they lie. AVX-512F registers where the CPU has them (detected at
 //! run time); elsewhere, and for `f64`, the caller uses its GEMM.
 
-/// An element type with an unpacked `C += A B` (`f32` on AVX-512F CPUs).
-pub trait RowsProduct: Copy {
-    /// Whether [`RowsProduct::rows_product`] works here (for well-sized slices).
-    fn has_rows_product() -> bool {
-        false
-    }
-
-    /// `C[i][l] += sum_k A[i ars + k aks] B[k ldb + l]` for `i < m`, `l < n`,
-    /// `k < kk` (the sum formed in `k` order, then added); `false` (and nothing
-    /// done) where this type or CPU has no such product, or the slices are too short
-    /// for the shape.
-    fn rows_product(p: &Product<'_, Self>, c: &mut [Self]) -> bool {
-        let _ = (p, c);
-        false
-    }
-}
-
-/// The operands and shape of a [`RowsProduct::rows_product`].
+/// The operands and shape of a [`rows_product`].
 #[derive(Debug, Clone, Copy)]
-pub struct Product<'a, F> {
+pub(crate) struct Product<'a> {
     /// Rows of `C` and `A`, columns of `C` and `B`, and the summed dimension.
     pub m: usize,
     pub n: usize,
-    pub kk: usize,
+    pub depth: usize,
     /// `A` and its strides `(ars, aks)` (a row, a column).
-    pub a: &'a [F],
+    pub a: &'a [f32],
     pub a_strides: (usize, usize),
     /// `B` and its row stride.
-    pub b: &'a [F],
+    pub b: &'a [f32],
     pub ldb: usize,
     /// `C`'s row stride.
     pub ldc: usize,
 }
 
-impl<F> Product<'_, F> {
+impl Product<'_> {
     /// Whether `a`, `b` and a `C` of `c_len` entries hold every entry the shape
     /// touches (products overflowing `usize` count as not).
     fn fits(&self, c_len: usize) -> bool {
@@ -48,41 +31,41 @@ impl<F> Product<'_, F> {
                 .and_then(|r| (cols - 1).checked_mul(step).and_then(|c| r.checked_add(c)))
         };
         let (ars, aks) = self.a_strides;
-        if self.m == 0 || self.n == 0 || self.kk == 0 {
+        if self.m == 0 || self.n == 0 || self.depth == 0 {
             return true;
         }
-        let a_end = last(self.m, ars, self.kk, aks);
-        let b_end = last(self.kk, self.ldb, self.n, 1);
+        let a_end = last(self.m, ars, self.depth, aks);
+        let b_end = last(self.depth, self.ldb, self.n, 1);
         let c_end = last(self.m, self.ldc, self.n, 1);
         matches!((a_end, b_end, c_end), (Some(a), Some(b), Some(c))
             if a < self.a.len() && b < self.b.len() && c < c_len)
     }
 }
 
-impl RowsProduct for f64 {}
-
-impl RowsProduct for f32 {
-    fn has_rows_product() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return true;
-        }
-        false
+/// Whether [`rows_product`] works on this CPU (for well-sized slices).
+pub(crate) fn has_rows_product() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return true;
     }
+    false
+}
 
-    fn rows_product(p: &Product<'_, f32>, c: &mut [f32]) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if Self::has_rows_product() && p.fits(c.len()) {
-            if p.m > 0 && p.n > 0 && p.kk > 0 {
-                // SAFETY: AVX-512F is present, and `fits` checked that every entry
-                // the shape reads or writes lies within the slices.
-                unsafe { avx512::product(p, c) };
-            }
-            return true;
+/// `C[i][l] += sum_k A[i ars + k aks] B[k ldb + l]` for `i < m`, `l < n`,
+/// `k < depth` (the sum formed in `k` order, then added); `false` (and nothing done)
+/// where this CPU has no such product, or the slices are too short for the shape.
+pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if has_rows_product() && p.fits(c.len()) {
+        if p.m > 0 && p.n > 0 && p.depth > 0 {
+            // SAFETY: AVX-512F is present, and `fits` checked that every entry the
+            // shape reads or writes lies within the slices.
+            unsafe { avx512::product(p, c) };
         }
-        let _ = (p, c);
-        false
+        return true;
     }
+    let _ = (p, c);
+    false
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -99,9 +82,9 @@ mod avx512 {
     ///
     /// # Safety
     /// AVX-512F must be present, and every entry the shape touches must lie within
-    /// `p.a`, `p.b` and `c` (`Product::fits`); `m`, `n` and `kk` are positive.
+    /// `p.a`, `p.b` and `c` (`Product::fits`); `m`, `n` and `depth` are positive.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn product(p: &Product<'_, f32>, c: &mut [f32]) {
+    pub(super) unsafe fn product(p: &Product<'_>, c: &mut [f32]) {
         /// `block::<rows, vectors>`, both from 1 to 4, chosen at run time.
         macro_rules! dispatch {
             ($rows:expr, $vectors:expr, $($args:expr),*) => {
@@ -148,7 +131,7 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn block<const RR: usize, const V: usize>(
-        p: &Product<'_, f32>,
+        p: &Product<'_>,
         c: &mut [f32],
         i0: usize,
         l0: usize,
@@ -158,7 +141,7 @@ mod avx512 {
         let mask = |u: usize| if u + 1 == V { last } else { !0 };
         let mut acc = [[_mm512_setzero_ps(); V]; RR];
         let (a, b) = (p.a.as_ptr(), p.b.as_ptr());
-        for k in 0..p.kk {
+        for k in 0..p.depth {
             // SAFETY: row k of B, the block's (masked) columns, is in `p.b`.
             let bk = unsafe { b.add(k * p.ldb + l0) };
             let bv: [__m512; V] =
@@ -193,7 +176,7 @@ mod tests {
     /// read along rows and along columns (as `W` and as `W^T`).
     #[test]
     fn matches_a_plain_sum() {
-        for (m, n, kk) in [
+        for (m, n, depth) in [
             (1usize, 1usize, 1usize),
             (3, 17, 5),
             (4, 64, 64),
@@ -203,13 +186,13 @@ mod tests {
             (6, 40, 7),
         ] {
             for transposed in [false, true] {
-                let a_len = m * kk;
+                let a_len = m * depth;
                 let a: Vec<f32> = (0..a_len)
                     .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0)
                     .collect();
-                let strides = if transposed { (1, m) } else { (kk, 1) };
+                let strides = if transposed { (1, m) } else { (depth, 1) };
                 let ldb = n + 3;
-                let b: Vec<f32> = (0..kk * ldb)
+                let b: Vec<f32> = (0..depth * ldb)
                     .map(|v| ((v * 5 % 11) as f32 - 5.0) / 4.0)
                     .collect();
                 let ldc = n + 1;
@@ -218,14 +201,14 @@ mod tests {
                 let p = Product {
                     m,
                     n,
-                    kk,
+                    depth,
                     a: &a,
                     a_strides: strides,
                     b: &b,
                     ldb,
                     ldc,
                 };
-                if !f32::rows_product(&p, &mut c) {
+                if !rows_product(&p, &mut c) {
                     return; // no AVX-512F here: nothing to test
                 }
                 for i in 0..m {
@@ -236,12 +219,12 @@ mod tests {
                             continue;
                         }
                         let want: f64 = before[i * ldc + l] as f64
-                            + (0..kk)
+                            + (0..depth)
                                 .map(|k| {
                                     a[i * strides.0 + k * strides.1] as f64 * b[k * ldb + l] as f64
                                 })
                                 .sum::<f64>();
-                        let scale: f64 = (0..kk)
+                        let scale: f64 = (0..depth)
                             .map(|k| {
                                 (a[i * strides.0 + k * strides.1] as f64 * b[k * ldb + l] as f64)
                                     .abs()
@@ -250,7 +233,7 @@ mod tests {
                             + 1.0;
                         assert!(
                             (got as f64 - want).abs() <= 1e-6 * scale,
-                            "{m}x{n}x{kk} ({i},{l})"
+                            "{m}x{n}x{depth} ({i},{l})"
                         );
                     }
                 }
@@ -259,12 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn short_slices_and_f64_are_declined() {
-        fn square<F>(a: &[F]) -> Product<'_, F> {
+    fn short_slices_are_declined() {
+        fn square(a: &[f32]) -> Product<'_> {
             Product {
                 m: 2,
                 n: 2,
-                kk: 2,
+                depth: 2,
                 a,
                 a_strides: (2, 1),
                 b: a,
@@ -273,9 +256,7 @@ mod tests {
             }
         }
         let a = vec![1.0f32; 4];
-        assert!(!f32::rows_product(&square(&a), &mut [0.0; 3]));
-        assert!(f32::rows_product(&square(&a), &mut [0.0; 4]) == f32::has_rows_product());
-        let a = vec![1.0f64; 4];
-        assert!(!f64::rows_product(&square(&a), &mut [0.0; 4]));
+        assert!(!rows_product(&square(&a), &mut [0.0; 3]));
+        assert!(rows_product(&square(&a), &mut [0.0; 4]) == has_rows_product());
     }
 }

@@ -1,0 +1,93 @@
+//! The per-tile row kernel both passes share: the pair term evaluated on a Gram
+//! tile a row at a time, the diagonal pairs masked where they are left out, the
+//! values summed, and the weights written into the weight tile.
+
+use super::{PairRequest, PairTerm};
+use crate::numerics::lane_sum;
+use crate::real::Real;
+use ndarray::Array2;
+
+/// One thread's buffers for a tile of up to `tile x tile` pairs: the Gram tile, the
+/// weight tile and (for the GEMM) its transpose, and one row's cosines, values and
+/// weights in `f64`. Reused from tile to tile.
+pub(super) struct TileBuffers<F> {
+    pub gram: Array2<F>,
+    pub w: Array2<F>,
+    /// The weight tile transposed (`w^T`), packed by copies for `W_IJ X_J`
+    /// (written for off-diagonal tile pairs, where the gradient is formed by the
+    /// GEMM, not the unpacked product).
+    pub wt: Array2<F>,
+    g: Vec<f64>,
+    f: Vec<f64>,
+    pub wrow: Vec<f64>,
+}
+
+impl<F: Real> TileBuffers<F> {
+    /// Buffers for tiles of `rows x cols` pairs at most; weight tiles if `need_w`,
+    /// and their transposes if `transposes`.
+    pub fn new((rows, cols): (usize, usize), need_w: bool, transposes: bool) -> Self {
+        TileBuffers {
+            gram: Array2::zeros((rows, cols)),
+            w: Array2::zeros(if need_w { (rows, cols) } else { (0, 0) }),
+            wt: Array2::zeros(if transposes { (cols, rows) } else { (0, 0) }),
+            g: vec![0.0; cols],
+            f: vec![0.0; cols],
+            wrow: vec![0.0; if need_w { cols } else { 0 }],
+        }
+    }
+}
+
+/// Evaluates `term` on the Gram tile in `buf.gram` of the rows `i0 .. i0 + bi`
+/// against the columns `j0 .. j0 + bj`: per row, the values `f_ij` and (if
+/// `need_w`) the weights `w_ij`, with the pair `(i, i)` set to nothing (value 0, or
+/// `-inf` for log rows, and weight 0) unless `req.diagonal`; the weights go into
+/// `buf.w` as `F`, and `each(a, values, weights)` sees every row `a` of the tile.
+/// Returns the sum of the values (0 for log rows).
+pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
+    term: &T,
+    req: &PairRequest,
+    need_w: bool,
+    buf: &mut TileBuffers<F>,
+    (i0, bi): (usize, usize),
+    (j0, bj): (usize, usize),
+    mut each: impl FnMut(usize, &[f64], &[f64]),
+) -> f64 {
+    let TileBuffers {
+        gram,
+        w,
+        g,
+        f,
+        wrow,
+        ..
+    } = buf;
+    let (g, f) = (&mut g[..bj], &mut f[..bj]);
+    let wrow = &mut wrow[..if need_w { bj } else { 0 }];
+    let mut sum = 0.0f64;
+    for a in 0..bi {
+        let i = i0 + a;
+        let gram_row = gram.row(a);
+        let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
+        for (gv, x) in g.iter_mut().zip(&gram_row[..bj]) {
+            *gv = x.to_f64();
+        }
+        term.row(i, j0, g, f, need_w.then_some(&mut wrow[..]));
+        if !req.diagonal && (j0..j0 + bj).contains(&i) {
+            f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
+            if need_w {
+                wrow[i - j0] = 0.0;
+            }
+        }
+        if !req.log_rows {
+            sum += lane_sum(f, |v| v);
+        }
+        if need_w {
+            let mut w_row = w.row_mut(a);
+            let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
+            for (wv, x) in w_row.iter_mut().zip(wrow.iter()) {
+                *wv = F::from_f64(*x);
+            }
+        }
+        each(a, f, wrow);
+    }
+    sum
+}
