@@ -6,9 +6,10 @@ use crate::engine::{
 };
 use crate::error::{Error, Result, invalid};
 use crate::kernel::{Kernel, KernelKind};
+use crate::plan::{LogDensityPlan, Plan, PlanTable, Planned};
 use crate::real::Real;
 use crate::regularizer::{GradientSink, Objective, Scale};
-use crate::rows::{SphereRows, check_input};
+use crate::rows::{SphereRows, check_input, check_shape};
 use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
 use crate::table::{Accuracy, Table};
 use crate::workspace::{Buffers, Workspace, zeroed};
@@ -58,7 +59,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 #[derive(Debug, Clone)]
 pub struct KdeKl {
     kernel: Kernel,
-    profile: KlProfile,
+    pairs: KlPairs,
     scale: Scale,
     ws: Workspace,
     /// The pairs of the last batch, kept by the first pass for the second.
@@ -94,21 +95,21 @@ const LINEAR_ACCURACY: Accuracy = Accuracy::Relative {
 /// angle; in `c` its features near `c = -1` are squeezed to the scale `theta^2`,
 /// so tables in `x` need far fewer exact values.
 #[derive(Debug, Clone)]
-struct LogProfile(Kernel);
+struct LogKernel(Kernel);
 
-impl ZonalFunction for LogProfile {
+impl ZonalFunction for LogKernel {
     fn value_and_slope(&self, x: f64) -> (f64, f64) {
         let c = 2.0 * x * x - 1.0;
-        let (v, s) = (self.0.wide(0, c), self.0.wide(1, c));
+        let (v, s) = (self.0.extended(0, c), self.0.extended(1, c));
         (v.ln_abs(), s.ratio(v).to_f64())
     }
 }
 
 /// `(phi, phi')`, exact.
 #[derive(Debug, Clone)]
-struct LinearProfile(Kernel);
+struct LinearKernel(Kernel);
 
-impl ZonalFunction for LinearProfile {
+impl ZonalFunction for LinearKernel {
     fn value_and_slope(&self, c: f64) -> (f64, f64) {
         (self.0.eval(c), self.0.eval_d1(c))
     }
@@ -117,16 +118,16 @@ impl ZonalFunction for LinearProfile {
 /// The kernel as the KL evaluates it on pairs: in the log domain, or, where the
 /// kernel's values are all representable, the linear domain.
 #[derive(Debug, Clone)]
-struct KlProfile {
-    log: Tabulated<LogProfile>,
-    linear: Option<Tabulated<LinearProfile>>,
+struct KlPairs {
+    log: Tabulated<LogKernel>,
+    linear: Option<Tabulated<LinearKernel>>,
 }
 
-impl KlProfile {
+impl KlPairs {
     /// The exact values go into a table of `(ln phi, phi'/phi)` in the half-angle
     /// coordinate; in the linear domain the table of `(phi, phi')` is built from it.
-    fn new(kernel: Kernel, log: bool) -> KlProfile {
-        let exact = LogProfile(kernel.clone());
+    fn new(kernel: Kernel, log: bool) -> KlPairs {
+        let exact = LogKernel(kernel.clone());
         let table = Table::build(0.0, 1.0, LOG_ACCURACY, |x| exact.value_and_slope(x));
         let log_table = Tabulated::from_table(exact, table);
         // Where no linear table meets the accuracy, the log domain takes over.
@@ -139,8 +140,8 @@ impl KlProfile {
                 })
             })
             .flatten()
-            .map(|table| Tabulated::from_table(LinearProfile(kernel), Some(table)));
-        KlProfile {
+            .map(|table| Tabulated::from_table(LinearKernel(kernel), Some(table)));
+        KlPairs {
             log: log_table,
             linear,
         }
@@ -219,7 +220,7 @@ impl KdeKl {
         };
         let log = smallest < LOG_DOMAIN_BELOW.ln();
         Ok(KdeKl {
-            profile: KlProfile::new(kernel.clone(), log),
+            pairs: KlPairs::new(kernel.clone(), log),
             kernel,
             scale,
             ws: Workspace::default(),
@@ -253,16 +254,7 @@ impl KdeKl {
     /// Whether pairs are evaluated in the log domain (the kernel's smallest value
     /// is below `1e-200`).
     pub fn log_domain(&self) -> bool {
-        self.profile.linear.is_none()
-    }
-
-    /// What the device path evaluates: the table of `(ln phi, phi'/phi)` in the
-    /// half-angle coordinate `sqrt((1 + c)/2)` (`None` where none met the accuracy)
-    /// and `(offset, factor)` as [`KdeKl::affine`] (an error for a scale not
-    /// defined at this `d`).
-    #[cfg(feature = "burn")]
-    pub(crate) fn device_profile(&self) -> Result<(Option<&Table>, (f64, f64))> {
-        Ok((self.profile.log.table(), self.affine()?))
+        self.pairs.linear.is_none()
     }
 
     /// `(offset, factor)` with `loss = (A + offset) * factor`.
@@ -287,7 +279,7 @@ impl KdeKl {
         kept: Option<&mut KeptPairs>,
     ) -> Result<Vec<f64>> {
         let log = self.log_domain();
-        let profile = &self.profile;
+        let pairs = &self.pairs;
         let req = PairRequest {
             row_values: true,
             log_rows: log,
@@ -295,7 +287,7 @@ impl KdeKl {
         };
         // Linear domain: values a rounding error below zero count as zero.
         let values = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-            profile.eval(g, v, w);
+            pairs.eval(g, v, w);
             if !log {
                 v.iter_mut().for_each(|x| *x = x.max(0.0));
             }
@@ -336,7 +328,7 @@ impl KdeKl {
         grad: ArrayViewMut2<G>,
     ) {
         let log = self.log_domain();
-        let profile = &self.profile;
+        let pairs = &self.pairs;
         let inv_s: Vec<f64> = ln_s.iter().map(|v| (-v).exp()).collect();
         // `v` = (ln phi or phi) and `w` = (phi'/phi or phi') of row i against j0..
         let reweigh = |i: usize, j0: usize, v: &[f64], w: &mut [f64]| {
@@ -352,7 +344,7 @@ impl KdeKl {
         };
         let weights = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
             let Some(w) = w else { return };
-            profile.eval(g, v, Some(&mut *w));
+            pairs.eval(g, v, Some(&mut *w));
             reweigh(i, j0, v, w);
         };
         match (set, kept) {
@@ -369,12 +361,15 @@ impl Objective for KdeKl {
         format!("KDE-KL[{}]", crate::kernel::describe(&self.kernel))
     }
 
+    fn width(&self) -> Option<usize> {
+        Some(self.kernel.dim())
+    }
+
     fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
         sink: &mut S,
     ) -> Result<f64> {
-        check_input(&z, 2, Some(self.kernel.dim()))?;
         let mut ws = std::mem::take(&mut self.ws);
         let mut kept = std::mem::take(&mut self.kept);
         let result = if self.f64_pairs::<F>() {
@@ -419,6 +414,35 @@ impl KdeKl {
             }
             Ok(loss)
         })
+    }
+}
+
+/// On a device: `ln phi` shifted by its value at `c = 0` (`x = 1/sqrt 2`), so that
+/// the rows' log-densities are near zero for spread-out rows and their sum keeps
+/// its relative accuracy in lower precision:
+/// `loss = (mean_i (ln S_i - ln phi(0)) + shift) * factor` with
+/// `shift = ln phi(0) - ln(N - 1) + offset`.
+impl Planned for KdeKl {
+    fn required_dim(&self) -> Option<usize> {
+        self.width()
+    }
+
+    fn on_sphere(&self) -> bool {
+        true
+    }
+
+    fn plan(&mut self, d: usize, norms: &[f64], _gradient: bool) -> Result<Plan> {
+        check_shape(norms.len(), d, 2, Some(self.kernel.dim()))?;
+        let (offset, factor) = self.affine()?;
+        let table = PlanTable::required(self.pairs.log.table(), "KDE-KL")?;
+        let ln_phi0 = table.evaluate(std::f64::consts::FRAC_1_SQRT_2).0;
+        let n = norms.len() as f64;
+        Ok(Plan::LogDensity(LogDensityPlan {
+            table,
+            offset: -ln_phi0,
+            shift: ln_phi0 - (n - 1.0).ln() + offset,
+            factor,
+        }))
     }
 }
 
@@ -537,8 +561,8 @@ mod tests {
     fn paper_kernels_are_tabulated_to_relative_accuracy() {
         for d in [24usize, 256, 1024, 2048] {
             let kl = KdeKl::new(Kernel::heat(d, 2.0 / d as f64).unwrap()).unwrap();
-            assert!(kl.profile.log.has_table(), "d={d}");
-            if let Some(linear) = &kl.profile.linear {
+            assert!(kl.pairs.log.has_table(), "d={d}");
+            if let Some(linear) = &kl.pairs.linear {
                 assert!(linear.has_table(), "d={d}");
             }
             assert_eq!(kl.log_domain(), d >= 2048, "d={d}");
@@ -546,8 +570,7 @@ mod tests {
             let mut batch = [0.0; 1001];
             let mut slopes = [0.0; 1001];
             let c: Vec<f64> = (0..=1000).map(|i| -1.0 + 0.002 * i as f64).collect();
-            kl.profile
-                .eval(&mut c.clone(), &mut batch, Some(&mut slopes));
+            kl.pairs.eval(&mut c.clone(), &mut batch, Some(&mut slopes));
             for (j, &c) in c.iter().enumerate() {
                 let (v, s) = (batch[j], slopes[j]);
                 if kl.log_domain() {

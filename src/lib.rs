@@ -51,6 +51,7 @@ mod mmd;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 mod numerics;
+pub mod plan;
 
 mod real;
 mod regularizer;
@@ -58,6 +59,7 @@ mod rows;
 pub mod shard;
 pub mod sliced;
 pub mod special;
+mod spectral;
 mod table;
 pub mod uniformity;
 mod workspace;

@@ -1,14 +1,8 @@
 //! Kernel maximum mean discrepancy to the uniform distribution on the sphere.
 
-use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::real::Real;
-use crate::regularizer::{GradientSink, Objective, Scale};
-use crate::rows::check_input;
-use crate::shard::{Exchange, Shard, ShardResult, Sharded, check_exchanged};
-use crate::workspace::Workspace;
-use crate::zonal::{SeriesProfile, Tabulated, zonal_mean, zonal_share};
-use ndarray::ArrayView2;
+use crate::regularizer::Scale;
+use crate::spectral::{Spectral, SpectralObjective};
 
 /// The squared MMD between the batch (rows normalised onto the sphere) and the
 /// uniform distribution, for a zonal [`Kernel`] `phi`:
@@ -17,8 +11,10 @@ use ndarray::ArrayView2;
 /// - paper scale (default): `(mean_{i,j} phi(c_ij) - C_b) / (1 - C_b)`, so total
 ///   collapse gives exactly 1.
 ///
-/// The gradient is with respect to the raw rows; for unit rows it is the tangent
-/// (Riemannian) gradient.
+/// The pairs are evaluated on `phi - C_b`, the kernel without its degree-0 term, so
+/// that nearly constant kernels and nearly uniform samples keep their relative
+/// accuracy. The gradient is with respect to the raw rows; for unit rows it is the
+/// tangent (Riemannian) gradient.
 ///
 /// ```
 /// use unisphere::{Kernel, Mmd, Regularizer, Scale, ndarray::Array2};
@@ -31,95 +27,32 @@ use ndarray::ArrayView2;
 /// # Ok::<(), unisphere::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Mmd {
-    kernel: Kernel,
-    /// `phi - C_b`: the kernel without its degree-0 term, so that nearly constant
-    /// kernels and nearly uniform samples keep their relative accuracy.
-    centred: Tabulated<SeriesProfile>,
-    scale: Scale,
-    ws: Workspace,
-}
+pub struct Mmd(Spectral);
 
 impl Mmd {
     /// MMD with `kernel`, on the paper scale.
     pub fn new(kernel: Kernel) -> Self {
-        let centred = kernel
-            .series()
-            .map_coeffs(|l, a| if l == 0 { 0.0 } else { a });
-        Mmd {
-            centred: Tabulated::new(SeriesProfile::new(centred)),
-            kernel,
-            scale: Scale::Paper,
-            ws: Workspace::default(),
-        }
+        Mmd(Spectral::new(kernel, |l, a| if l == 0 { 0.0 } else { a }))
     }
 
     /// The same objective on another scale.
     pub fn with_scale(mut self, scale: Scale) -> Self {
-        self.scale = scale;
+        self.0.scale = scale;
         self
     }
 
     /// The kernel.
     pub fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-
-    /// `loss = mean (phi - C_b) * factor`.
-    fn factor(&self) -> f64 {
-        match self.scale {
-            Scale::Raw => 1.0,
-            Scale::Paper => 1.0 / self.centred.exact.value.eval(1.0),
-        }
+        &self.0.kernel
     }
 }
 
-#[cfg(feature = "burn")]
-impl Mmd {
-    /// What the device path evaluates: the tabulated pair profile (`None` where no
-    /// table met the tolerance) and the factor `loss = factor * mean`.
-    pub(crate) fn device_profile(&self) -> (Option<&crate::table::Table>, f64) {
-        (self.centred.table(), self.factor())
+impl SpectralObjective for Mmd {
+    const NAME: &'static str = "MMD";
+    fn spectral(&self) -> &Spectral {
+        &self.0
     }
-}
-
-impl Objective for Mmd {
-    fn label(&self) -> String {
-        format!("MMD[{}]", crate::kernel::describe(self.kernel()))
-    }
-
-    fn evaluate<F: Real, S: GradientSink<F>>(
-        &mut self,
-        z: ArrayView2<F>,
-        sink: &mut S,
-    ) -> Result<f64> {
-        let factor = self.factor();
-        let dim = Some(self.kernel.dim());
-        let mean = zonal_mean(z, dim, &self.centred, factor, sink, &mut self.ws)?;
-        Ok(mean * factor)
-    }
-}
-
-/// MMD sharded: the gathered rows, no exchange between the phases.
-impl<F: Real> Sharded<F> for Mmd {
-    fn needs_all_rows(&self) -> bool {
-        true
-    }
-
-    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
-        check_input(&shard.all_rows("MMD")?, 2, Some(self.kernel.dim()))?;
-        Ok(Exchange::Nothing)
-    }
-
-    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
-        check_exchanged(exchanged, 0, "MMD exchanges nothing")?;
-        let factor = self.factor();
-        let dim = Some(self.kernel.dim());
-        let (mean, grad) = zonal_share(shard, dim, &self.centred, factor, "MMD")?;
-        Ok(ShardResult {
-            share: mean * factor,
-            loss: None,
-            grad,
-        })
+    fn spectral_mut(&mut self) -> &mut Spectral {
+        &mut self.0
     }
 }

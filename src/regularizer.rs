@@ -3,6 +3,7 @@
 use crate::error::{Error, Result, invalid};
 use crate::numerics::{PARALLEL_ENTRIES, all_finite, vectorized};
 use crate::real::Real;
+use crate::rows::check_input;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
 
@@ -204,7 +205,13 @@ fn on_pool<R: Send>((n, d): (usize, usize), call: impl FnOnce() -> R + Send) -> 
 pub(crate) trait Objective: Send {
     /// The name reported by [`Regularizer::name`].
     fn label(&self) -> String;
-    /// The loss of `z`; its gradient goes to `sink` when the sink wants one.
+    /// The width the rows must have, where the objective fixes one (its kernel's).
+    fn width(&self) -> Option<usize> {
+        None
+    }
+    /// The loss of `z` (checked: at least 2 rows of finite entries, `d >= 2`, the
+    /// width [`Objective::width`]); its gradient goes to `sink` when the sink wants
+    /// one.
     fn evaluate<F: Real, S: GradientSink<F>>(
         &mut self,
         z: ArrayView2<F>,
@@ -218,13 +225,13 @@ impl<F: Real, T: Objective> Regularizer<F> for T {
     }
 
     fn loss(&mut self, z: ArrayView2<F>) -> Result<f64> {
-        on_pool(z.dim(), || self.evaluate(z, &mut LossOnly))
+        checked_call(self, z, &mut LossOnly)
     }
 
     fn loss_and_grad(&mut self, z: ArrayView2<F>) -> Result<(f64, Array2<F>)> {
         let mut grad = Array2::zeros(z.dim());
         let mut sink = AddScaled::new(z.dim(), grad.view_mut(), 1.0)?;
-        let loss = on_pool(z.dim(), || self.evaluate(z, &mut sink))?;
+        let loss = checked_call(self, z, &mut sink)?;
         Ok((loss, grad))
     }
 
@@ -234,9 +241,21 @@ impl<F: Real, T: Objective> Regularizer<F> for T {
         grad_out: ArrayViewMut2<F>,
         alpha: f64,
     ) -> Result<f64> {
-        let mut sink = AddScaled::new(z.dim(), grad_out, alpha)?;
-        on_pool(z.dim(), || self.evaluate(z, &mut sink))
+        checked_call(self, z, &mut AddScaled::new(z.dim(), grad_out, alpha)?)
     }
+}
+
+/// One call of `objective` on `z`: the input checked, then evaluated (on rayon's
+/// pool where it works in parallel).
+fn checked_call<F: Real, T: Objective, S: GradientSink<F> + Send>(
+    objective: &mut T,
+    z: ArrayView2<F>,
+    sink: &mut S,
+) -> Result<f64> {
+    on_pool(z.dim(), || {
+        check_input(&z, 2, objective.width())?;
+        objective.evaluate(z, sink)
+    })
 }
 
 /// The scale on which an objective is reported.

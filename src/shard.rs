@@ -72,7 +72,8 @@
 
 use crate::error::{Error, Result};
 use crate::real::Real;
-use crate::regularizer::Regularizer;
+use crate::regularizer::{Objective, Regularizer};
+use crate::rows::check_input;
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 use std::ops::Range;
 
@@ -237,6 +238,45 @@ pub trait Sharded<F: Real>: Regularizer<F> {
     /// (`exchanged`: empty, the `N` gathered numbers, or the reduced sums). A
     /// `exchanged` of the wrong length is an error.
     fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>>;
+}
+
+/// An objective whose sharded evaluation gathers the rows and exchanges nothing
+/// (MMD, KSD, the integrated twins): its phase 2 is its share of the pairs.
+pub(crate) trait PairShare: Objective {
+    /// The objective's name, in errors.
+    const NAME: &'static str;
+
+    /// From the gathered rows `all` (checked as a call checks its input) and this
+    /// rank's range `local`: its share of the loss and the gradient of the whole
+    /// loss with respect to its rows.
+    fn share<F: Real>(
+        &mut self,
+        all: ArrayView2<F>,
+        local: Range<usize>,
+    ) -> Result<(f64, Array2<F>)>;
+}
+
+impl<F: Real, T: PairShare> Sharded<F> for T {
+    fn needs_all_rows(&self) -> bool {
+        true
+    }
+
+    fn shard_begin(&mut self, shard: &Shard<F>) -> Result<Exchange> {
+        check_input(&shard.all_rows(T::NAME)?, 2, self.width())?;
+        Ok(Exchange::Nothing)
+    }
+
+    fn shard_finish(&mut self, shard: &Shard<F>, exchanged: &[f64]) -> Result<ShardResult<F>> {
+        check_exchanged(exchanged, 0, &format!("{} exchanges nothing", T::NAME))?;
+        let all = shard.all_rows(T::NAME)?;
+        check_input(&all, 2, self.width())?;
+        let (share, grad) = self.share(all, shard.local_range())?;
+        Ok(ShardResult {
+            share,
+            loss: None,
+            grad,
+        })
+    }
 }
 
 /// Checks that phase 2 got `want` exchanged numbers.

@@ -186,13 +186,36 @@ impl Table {
         })
     }
 
-    /// The range `(lo, hi)`, the number of intervals, and per interval the
-    /// monomial coefficients (in the local coordinate `2 (x - a)/h - 1` of the
-    /// interval `[a, a + h]`) of the value and the slope, lowest degree first and
-    /// side by side: the value's of degree `k` at `2k`, the slope's at `2k + 1`.
-    #[cfg(feature = "burn")]
-    pub fn parts(&self) -> (f64, f64, usize, &[[f64; 2 * NC]]) {
-        (self.lo, self.hi, self.intervals, &self.blocks)
+    /// The range `(lo, hi)`.
+    pub fn range(&self) -> (f64, f64) {
+        (self.lo, self.hi)
+    }
+
+    /// The number of intervals.
+    pub fn intervals(&self) -> usize {
+        self.intervals
+    }
+
+    /// The monomial coefficients (in the local coordinate `2 (x - a)/h - 1` of the
+    /// interval `[a, a + h]`) of the value's (or, with `slope`, the slope's)
+    /// polynomial of every interval, row-major `intervals x NC`, lowest degree first.
+    pub fn coefficients(&self, slope: bool) -> Vec<f64> {
+        let side = usize::from(slope);
+        self.blocks
+            .iter()
+            .flat_map(|b| (0..NC).map(move |k| b[2 * k + side]))
+            .collect()
+    }
+
+    /// A hash of the range and every coefficient's bits.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.lo.to_bits(), self.hi.to_bits(), self.intervals).hash(&mut h);
+        for b in &self.blocks {
+            b.iter().for_each(|c| c.to_bits().hash(&mut h));
+        }
+        h.finish()
     }
 
     /// `(value, slope)` at `x`, clamped into `[lo, hi]`.

@@ -18,11 +18,38 @@ pub(crate) struct Buffers<G> {
     pub grad: Vec<G>,
     /// The pairwise engine's column-major copy of the rows (`d x N`).
     pub columns: Vec<G>,
-    /// The moment path's rows, moments and gradient in `f64` (`N x d`, `d x d`, `N x d`).
-    pub wide: [Vec<f64>; 3],
-    /// Sliced objectives: the directions (`M x d`) and one chunk's projections and
-    /// their derivatives (`CHUNK x N` each).
-    pub slices: [Vec<G>; 3],
+    /// The moment path's work in `f64`.
+    pub moments: MomentBuffers,
+    /// Sliced objectives' directions and projections.
+    pub slices: SliceBuffers<G>,
+}
+
+/// The moment path's work (quadratic zonal functions), in `f64`.
+#[derive(Debug, Default)]
+pub(crate) struct MomentBuffers {
+    /// The unit rows (`N x d`).
+    pub rows: Vec<f64>,
+    /// The second moment `X^T X / N` (`d x d`).
+    pub second_moment: Vec<f64>,
+    /// The gradient on the unit rows (`N x d`).
+    pub gradient: Vec<f64>,
+}
+
+/// A sliced objective's work.
+#[derive(Debug)]
+pub(crate) struct SliceBuffers<G> {
+    /// The call's directions (`M x d`).
+    pub directions: Vec<G>,
+    /// One chunk of directions' projections and their derivatives.
+    pub projections: Projections<G>,
+}
+
+/// The projections of the rows onto a chunk of directions (`CHUNK x N`) and the
+/// statistic's derivatives with respect to them (the same shape).
+#[derive(Debug)]
+pub(crate) struct Projections<G> {
+    pub values: Vec<G>,
+    pub derivatives: Vec<G>,
 }
 
 impl<G> Default for Buffers<G> {
@@ -32,8 +59,14 @@ impl<G> Default for Buffers<G> {
             norms: Vec::new(),
             grad: Vec::new(),
             columns: Vec::new(),
-            wide: Default::default(),
-            slices: [Vec::new(), Vec::new(), Vec::new()],
+            moments: MomentBuffers::default(),
+            slices: SliceBuffers {
+                directions: Vec::new(),
+                projections: Projections {
+                    values: Vec::new(),
+                    derivatives: Vec::new(),
+                },
+            },
         }
     }
 }

@@ -6,11 +6,12 @@ use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
 use crate::real::Real;
 use crate::regularizer::GradientSink;
-use crate::rows::{SphereRows, check_input};
-use crate::shard::Shard;
+use crate::rows::SphereRows;
 use crate::table::{Accuracy, Table};
-use crate::workspace::{Buffers, Workspace, zeroed};
+use crate::workspace::{Buffers, MomentBuffers, Workspace, zeroed};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
+use std::ops::Range;
+use std::sync::Arc;
 
 /// A function of the cosine `c`, with its derivative.
 pub(crate) trait ZonalFunction: Sync {
@@ -45,19 +46,19 @@ pub(crate) trait ZonalFunction: Sync {
 
 /// A Gegenbauer series and its derivative, as a zonal function.
 #[derive(Debug, Clone)]
-pub(crate) struct SeriesProfile {
+pub(crate) struct ZonalSeries {
     pub value: GegenbauerSeries,
     pub slope: GegenbauerSeries,
 }
 
-impl SeriesProfile {
+impl ZonalSeries {
     pub fn new(value: GegenbauerSeries) -> Self {
         let slope = value.derivative();
-        SeriesProfile { value, slope }
+        ZonalSeries { value, slope }
     }
 }
 
-impl ZonalFunction for SeriesProfile {
+impl ZonalFunction for ZonalSeries {
     #[inline]
     fn value_and_slope(&self, c: f64) -> (f64, f64) {
         (self.value.eval(c), self.slope.eval(c))
@@ -83,7 +84,7 @@ pub(crate) const TABLE_TOLERANCE: f64 = 1e-13;
 #[derive(Debug, Clone)]
 pub(crate) struct Tabulated<Z> {
     pub exact: Z,
-    table: Option<Table>,
+    table: Option<Arc<Table>>,
 }
 
 impl<Z: ZonalFunction> Tabulated<Z> {
@@ -92,17 +93,22 @@ impl<Z: ZonalFunction> Tabulated<Z> {
         let table = Table::build(-1.0, 1.0, Accuracy::Global(TABLE_TOLERANCE), |c| {
             exact.value_and_slope(c)
         });
-        Tabulated { exact, table }
+        Tabulated {
+            exact,
+            table: table.map(Arc::new),
+        }
     }
 
     /// `exact` with a table built elsewhere (or none).
     pub fn from_table(exact: Z, table: Option<Table>) -> Self {
-        Tabulated { exact, table }
+        Tabulated {
+            exact,
+            table: table.map(Arc::new),
+        }
     }
 
     /// The table, if one was built.
-    #[cfg(feature = "burn")]
-    pub fn table(&self) -> Option<&Table> {
+    pub fn table(&self) -> Option<&Arc<Table>> {
         self.table.as_ref()
     }
 
@@ -140,18 +146,16 @@ impl<Z: ZonalFunction> ZonalFunction for Tabulated<Z> {
 }
 
 /// The mean of `f(c_ij)` over all ordered pairs (diagonal included) of the
-/// normalised rows of `z`; when the sink wants it, `grad_factor` times the mean's
+/// normalised rows of `z` (checked: finite, at least 2 rows); when the sink wants it, `grad_factor` times the mean's
 /// gradient with respect to `z` goes to the sink. Rows and gradient are computed in
 /// the workspace's buffers.
 pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
     z: ArrayView2<F>,
-    dim: Option<usize>,
     f: &Z,
     grad_factor: f64,
     sink: &mut S,
     ws: &mut Workspace,
 ) -> Result<f64> {
-    check_input(&z, 2, dim)?;
     let (n, d) = z.dim();
     ws.with(|b: &mut Buffers<F>| {
         let rows = SphereRows::new(&z, &mut b.rows, &mut b.norms)?;
@@ -163,7 +167,7 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
         let nf = n as f64;
         let (mean, per_row) = match f.quadratic().filter(|_| n > d) {
             Some(q) => (
-                quadratic_mean(&rows, q, grad.as_mut(), &mut b.wide)?,
+                quadratic_mean(&rows, q, grad.as_mut(), &mut b.moments)?,
                 2.0 / nf,
             ),
             None => {
@@ -179,23 +183,19 @@ pub(crate) fn zonal_mean<F: Real, Z: ZonalFunction, S: GradientSink<F>>(
     })
 }
 
-/// A shard's part of [`zonal_mean`] over the gathered rows: `sum_{i local, j} f(c_ij) / N^2`
-/// (the parts of all shards sum to the mean), and `grad_factor` times the gradient of
-/// the whole mean with respect to the local rows, through the engine's rectangular
-/// pass (`O(N_r N d)`). `what` names the objective in the error for ungathered rows.
+/// A shard's part of [`zonal_mean`] over the gathered rows `all` (checked): the sum over the
+/// rows `local` and every row `j` of `f(c_ij) / N^2` (the parts of all shards sum to
+/// the mean), and `grad_factor` times the gradient of the whole mean with respect
+/// to the rows `local`, through the engine's rectangular pass (`O(N_r N d)`).
 pub(crate) fn zonal_share<F: Real, Z: ZonalFunction>(
-    shard: &Shard<F>,
-    dim: Option<usize>,
+    all: ArrayView2<F>,
+    local: Range<usize>,
     f: &Z,
     grad_factor: f64,
-    what: &str,
 ) -> Result<(f64, Array2<F>)> {
-    let all = shard.all_rows(what)?;
-    check_input(&all, 2, dim)?;
     let (n, d) = all.dim();
     let (mut x, mut norms) = (Vec::new(), Vec::new());
     let rows = SphereRows::new(&all, &mut x, &mut norms)?;
-    let local = shard.local_range();
     let mut grad = Array2::<F>::zeros((local.len(), d));
     let req = PairRequest {
         diagonal: true,
@@ -249,20 +249,19 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
 /// `O(N d^2)`: with `m = mean x` and `S = X^T X / N`,
 /// `mean f(c_ij) = a + b |m|^2 + c2 |S|_F^2`; its gradient on row `i` is
 /// `(2/N) (b m + 2 c2 S x_i)`, of which `b m + 2 c2 S x_i` is written into `grad`
-/// if given. `wide` holds the `f64` rows, `S` and that gradient.
+/// if given. `work` holds the `f64` rows, `S` and that gradient.
 fn quadratic_mean<G: Real>(
     rows: &SphereRows<G>,
     [a, b, c2]: [f64; 3],
     grad: Option<&mut ArrayViewMut2<G>>,
-    wide: &mut [Vec<f64>; 3],
+    work: &mut MomentBuffers,
 ) -> Result<f64> {
     let (n, d) = rows.x.dim();
-    let [xbuf, sbuf, gbuf] = wide;
-    let mut x = zeroed(xbuf, n, d)?;
+    let mut x = zeroed(&mut work.rows, n, d)?;
     x.zip_mut_with(&rows.x, |w, v| *w = v.to_f64());
     let nf = n as f64;
     let m = x.sum_axis(Axis(0)) / nf;
-    let mut s = zeroed(sbuf, d, d)?;
+    let mut s = zeroed(&mut work.second_moment, d, d)?;
     general_mat_mul(1.0, &x.t(), &x, 0.0, &mut s);
     s.mapv_inplace(|v| v / nf);
     let mean = a + b * m.dot(&m) + c2 * s.iter().map(|v| v * v).sum::<f64>();
@@ -270,7 +269,7 @@ fn quadratic_mean<G: Real>(
         return Ok(mean);
     };
     // G = b m + 2 c2 S x_i per row; chain() applies the factor 2/N and the projection.
-    let mut g = zeroed(gbuf, n, d)?;
+    let mut g = zeroed(&mut work.gradient, n, d)?;
     general_mat_mul(1.0, &x, &s, 0.0, &mut g);
     g *= 2.0 * c2;
     g += &(&m * b);
@@ -294,11 +293,11 @@ mod tests {
             let rows = SphereRows::<f64>::new(&z.view(), &mut x, &mut norms).unwrap();
             for l in [1usize, 2] {
                 let k = Kernel::bandlimited(d, l).unwrap();
-                let f = SeriesProfile::new(k.series().clone());
+                let f = ZonalSeries::new(k.series().clone());
                 let q = f.quadratic().unwrap();
                 let (mut g1, mut g2) = (Array2::zeros((n, d)), Array2::zeros((n, d)));
-                let mut wide = Default::default();
-                let v1 = quadratic_mean(&rows, q, Some(&mut g1.view_mut()), &mut wide).unwrap();
+                let mut work = MomentBuffers::default();
+                let v1 = quadratic_mean(&rows, q, Some(&mut g1.view_mut()), &mut work).unwrap();
                 let v2 = pairwise_mean(rows.x.into(), &f, Some(&mut g2.view_mut()));
                 assert!((v1 - v2).abs() < 1e-14, "d={d} L={l}: {v1} vs {v2}");
                 let nf = n as f64;
@@ -307,7 +306,7 @@ mod tests {
                 let diff = (&g1 - &g2).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
                 assert!(diff < 1e-14, "d={d} L={l}: {diff:e}");
             }
-            let heat = SeriesProfile::new(Kernel::heat(d, 0.3).unwrap().series().clone());
+            let heat = ZonalSeries::new(Kernel::heat(d, 0.3).unwrap().series().clone());
             assert!(heat.quadratic().is_none());
         }
     }

@@ -102,14 +102,7 @@ use ndarray::{Array2, ArrayView2};
 /// # fn main() {}
 /// ```
 pub fn regularize(reg: &mut dyn Regularizer<f32>, z: &Tensor<2>) -> Result<Tensor<1>, Error> {
-    let dtype = z.dtype();
-    if dtype != DType::F32 {
-        return Err(Error::InvalidParameter {
-            name: "z",
-            value: format!("a tensor of dtype {dtype:?}"),
-            expected: "an f32 tensor (convert with `z.cast(DType::F32)`)".into(),
-        });
-    }
+    check_f32(z)?;
     let [n, d] = z.dims();
     let data = z
         .clone()
@@ -140,6 +133,19 @@ pub fn regularize(reg: &mut dyn Regularizer<f32>, z: &Tensor<2>) -> Result<Tenso
     let grad = Tensor::<2>::from_data(TensorData::new(into_vec(grad), [n, d]), &device);
     let s = (z.clone() * grad).sum();
     Ok(s.clone() - s.detach() + scalar(loss))
+}
+
+/// An error for a tensor whose dtype is not `f32`.
+fn check_f32(z: &Tensor<2>) -> Result<(), Error> {
+    let dtype = z.dtype();
+    if dtype != DType::F32 {
+        return Err(Error::InvalidParameter {
+            name: "z",
+            value: format!("a tensor of dtype {dtype:?}"),
+            expected: "an f32 tensor (convert with `z.cast(DType::F32)`)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The gradient's values in row-major order (its buffer when that is already so).

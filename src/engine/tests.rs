@@ -8,6 +8,16 @@ use crate::numerics::transpose;
 use crate::real::Real;
 use ndarray::{Array2, s};
 
+/// Every sum, with or without the diagonal.
+fn every_sum(diagonal: bool) -> PairRequest {
+    PairRequest {
+        diagonal,
+        row_values: true,
+        row_weights: true,
+        ..Default::default()
+    }
+}
+
 /// `f = g^2 + g/2`, `w = 2 g + 1/2` (so `w = f'`).
 fn quadratic_term(_: usize, _: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>) {
     for (fv, gv) in f.iter_mut().zip(g.iter()) {
@@ -47,12 +57,7 @@ fn matches_brute_force_across_tile_boundaries() {
     for &n in &[1usize, 5, TILE, TILE + 3, 2 * TILE + 17] {
         let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 7 + j * 13) % 11) as f64 / 11.0 - 0.4);
         for diagonal in [true, false] {
-            let req = PairRequest {
-                diagonal,
-                row_values: true,
-                row_weights: true,
-                ..Default::default()
-            };
+            let req = every_sum(diagonal);
             let term = quadratic_term;
             let mut grad = Array2::zeros(x.dim());
             let out = pair_sums(x.view(), RowSet::All, &term, req, Some(grad.view_mut()));
@@ -145,12 +150,7 @@ fn row_pass_matches_brute_force_rows() {
     for diagonal in [true, false] {
         let (_, rv, rw, g) = brute(&x, diagonal);
         for rows in [0..n, 0..1, 5..6, TILE - 3..2 * TILE + 2, n - 1..n] {
-            let req = PairRequest {
-                diagonal,
-                row_values: true,
-                row_weights: true,
-                ..Default::default()
-            };
+            let req = every_sum(diagonal);
             let mut grad = Array2::zeros((rows.len(), 3));
             let out = pair_sums(
                 x.view(),
@@ -249,12 +249,7 @@ fn column_copy_gives_the_same_results<F: Real>() {
         let with = PairRows::with_columns(x.view(), &mut buf);
         assert_eq!(with.has_columns(), n > tile_rows(n), "n={n}");
         for diagonal in [true, false] {
-            let req = PairRequest {
-                diagonal,
-                row_values: true,
-                row_weights: true,
-                ..Default::default()
-            };
+            let req = every_sum(diagonal);
             let (mut g1, mut g2) = (Array2::<F>::zeros((n, d)), Array2::<F>::zeros((n, d)));
             let a = pair_sums(x.view(), RowSet::All, &term, req, Some(g1.view_mut()));
             let b = pair_sums(with, RowSet::All, &term, req, Some(g2.view_mut()));

@@ -67,9 +67,9 @@ fn split(m: &BigUint) -> (f64, i64) {
 }
 
 /// A value as `sign * f * 2^k` with its relative error bound: the result of an
-/// exact evaluation, kept apart from `f64`'s range.
+/// exact evaluation, in an exponent range beyond `f64`'s (an extended-range value).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Wide {
+pub(crate) struct Extended {
     /// `f` with its sign; zero for a value that is zero within the bound.
     pub mantissa: f64,
     /// The binary exponent `k`.
@@ -78,10 +78,10 @@ pub(crate) struct Wide {
     pub rel_err: f64,
 }
 
-impl Wide {
+impl Extended {
     /// A double-precision value with its relative error bound.
-    pub fn from_f64(v: f64, rel_err: f64) -> Wide {
-        Wide {
+    pub fn from_f64(v: f64, rel_err: f64) -> Extended {
+        Extended {
             mantissa: v,
             exp2: 0,
             rel_err,
@@ -104,15 +104,15 @@ impl Wide {
         self.mantissa.abs().ln() + self.exp2 as f64 * std::f64::consts::LN_2
     }
     /// `self / other` (both resolved and `other` non-zero).
-    pub fn ratio(self, other: Wide) -> Wide {
-        Wide {
+    pub fn ratio(self, other: Extended) -> Extended {
+        Extended {
             mantissa: self.mantissa / other.mantissa,
             exp2: self.exp2 - other.exp2,
             rel_err: self.rel_err + other.rel_err,
         }
     }
-    fn scaled(self, by: f64) -> Wide {
-        Wide {
+    fn scaled(self, by: f64) -> Extended {
+        Extended {
             mantissa: self.mantissa * by,
             ..self
         }
@@ -264,7 +264,7 @@ pub(crate) struct ExactSeries {
     /// `B_l l (l + d - 2) (l - 1)(l + d - 1)` at index `l - 2`: `phi'' (d - 1)(d + 1) sum B_l`.
     curvature: Vec<BigInt>,
     /// `sum B_l`.
-    norm: Wide,
+    norm: Extended,
     /// Absolute error bounds of the three series (integer units), from the
     /// coefficients' rounding and the recurrence's.
     err: [f64; 3],
@@ -329,7 +329,7 @@ impl ExactSeries {
             .map(|l| &value[l] * lambda(l) * ((l as u128 - 1) * (l as u128 + du - 1)))
             .collect();
         let norm_sum: BigInt = value.iter().sum();
-        let norm = wide(&norm_sum, 0.0);
+        let norm = extended_of(&norm_sum, 0.0);
         // Each coefficient is floored (one unit, times its multiplier for the
         // derivatives); the recurrence adds at most 4 (n + 1)^2 units.
         let recurrence = 4.0 * (n as f64 + 1.0).powi(2);
@@ -362,7 +362,7 @@ impl ExactSeries {
     }
 
     /// `phi`, `phi'` or `phi''` (`order` 0, 1, 2) at `c` in `[-1, 1]`.
-    pub fn eval(&self, order: usize, c: f64) -> Wide {
+    pub fn eval(&self, order: usize, c: f64) -> Extended {
         let (coeffs, dim, divisor) = match order {
             0 => (&self.value, self.d, 1.0),
             1 => (&self.slope, self.d + 2, (self.d - 1) as f64),
@@ -373,14 +373,14 @@ impl ExactSeries {
             ),
         };
         let sum = clenshaw(coeffs, dim, c);
-        wide(&sum, self.err[order.min(2)])
+        extended_of(&sum, self.err[order.min(2)])
             .ratio(self.norm)
             .scaled(1.0 / divisor)
     }
 }
 
-/// A big integer as a [`Wide`] value with the given absolute error bound.
-fn wide(v: &BigInt, abs_err: f64) -> Wide {
+/// A big integer as a [`Extended`] value with the given absolute error bound.
+fn extended_of(v: &BigInt, abs_err: f64) -> Extended {
     let (f, k) = split(v.magnitude());
     let (err_f, err_k) = (abs_err, 0i64);
     let rel_err = if v.is_zero() {
@@ -390,7 +390,7 @@ fn wide(v: &BigInt, abs_err: f64) -> Wide {
         ldexp(err_f / f, err_k - k)
     };
     let resolved = rel_err < 0.5;
-    Wide {
+    Extended {
         mantissa: if resolved {
             if v.is_negative() { -f } else { f }
         } else {

@@ -7,7 +7,7 @@
 mod exact;
 mod gegenbauer;
 
-pub(crate) use exact::Wide;
+pub(crate) use exact::Extended;
 pub use gegenbauer::{GegenbauerSeries, LnHarmonicDimensions, gegenbauer};
 
 use crate::error::{Error, Result, invalid};
@@ -138,7 +138,7 @@ impl FullSeries {
     }
 
     /// `phi^(order)(c)` exactly (`None` if the exact series cannot be built).
-    fn exact(&self, order: usize, c: f64) -> Option<Wide> {
+    fn exact(&self, order: usize, c: f64) -> Option<Extended> {
         let exact = self
             .exact
             .get_or_init(|| ExactSeries::new(self.d, &self.source));
@@ -159,9 +159,9 @@ impl FullSeries {
         }
     }
 
-    fn wide(&self, order: usize, c: f64) -> Wide {
+    fn extended(&self, order: usize, c: f64) -> Extended {
         let c = c.clamp(-1.0, 1.0);
-        let fast = |v: f64| Wide::from_f64(v, FAST_PATH_REL);
+        let fast = |v: f64| Extended::from_f64(v, FAST_PATH_REL);
         match self.fast(order, c) {
             Some(v) => fast(v),
             None => self
@@ -570,7 +570,7 @@ impl Kernel {
         if c.is_nan() {
             return c;
         }
-        self.full.wide(0, c).ln_abs()
+        self.full.extended(0, c).ln_abs()
     }
 
     /// `(ln |phi'(c)|, sign of phi'(c))`, finite where `phi'` underflows `f64`;
@@ -579,7 +579,7 @@ impl Kernel {
         if c.is_nan() {
             return (c, c);
         }
-        let w = self.full.wide(1, c);
+        let w = self.full.extended(1, c);
         (w.ln_abs(), w.sign())
     }
 
@@ -589,14 +589,14 @@ impl Kernel {
         if c.is_nan() {
             return c;
         }
-        let (v, s) = (self.full.wide(0, c), self.full.wide(1, c));
+        let (v, s) = (self.full.extended(0, c), self.full.extended(1, c));
         s.ratio(v).to_f64()
     }
 
-    /// `phi`, `phi'` or `phi''` (`order` 0, 1, 2) at `c` as a wide value with its
+    /// `phi`, `phi'` or `phi''` (`order` 0, 1, 2) at `c` as an extended-range value with its
     /// relative error bound.
-    pub(crate) fn wide(&self, order: usize, c: f64) -> Wide {
-        self.full.wide(order.min(2), c)
+    pub(crate) fn extended(&self, order: usize, c: f64) -> Extended {
+        self.full.extended(order.min(2), c)
     }
 }
 

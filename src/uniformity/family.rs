@@ -2,12 +2,12 @@
 //! engine evaluates fast, their diagonal convention, `psi(1)`, and their Sobolev
 //! weights `v_k^2` (closed forms, or quadrature for the projected-ecdf tests).
 
-use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
+use super::kernels::{AngularTable, PoissonKernel, SoftmaxKernel};
 use super::projected::{self, Projected, ProjectedKernel};
-use super::statistic::{FastPow, Profile};
+use super::statistic::{FastPow, StatisticKernel};
 use crate::error::{Result, invalid};
 use crate::kernel::{GegenbauerSeries, LnHarmonicDimensions};
-use crate::zonal::{SeriesProfile, Tabulated};
+use crate::zonal::{Tabulated, ZonalSeries};
 use statrs::function::gamma::ln_gamma;
 use std::f64::consts::PI;
 
@@ -89,82 +89,68 @@ impl Family {
 
     /// The statistic's kernel in dimension `d`, whether the diagonal is included,
     /// and `psi(1)`.
-    pub fn profile(&self, d: usize) -> Result<(Profile, bool, f64)> {
+    pub fn statistic_kernel(&self, d: usize) -> Result<(StatisticKernel, bool, f64)> {
         let df = d as f64;
         Ok(match self {
-            Family::Rayleigh => (Profile::Moments { v1: 1.0, v2: 0.0 }, true, df),
+            Family::Rayleigh => (StatisticKernel::Moments { v1: 1.0, v2: 0.0 }, true, df),
             Family::Bingham => (
-                Profile::Moments { v1: 0.0, v2: 1.0 },
+                StatisticKernel::Moments { v1: 0.0, v2: 1.0 },
                 true,
                 (df + 2.0) * (df - 1.0) / 2.0,
             ),
             Family::Sobolev(w, _) | Family::Kernel(_, w, _) => {
-                let psi1 = self.finite_mean(d)?;
-                if w.len() <= 2 {
-                    let v = |k: usize| w.get(k).copied().unwrap_or(0.0);
-                    (Profile::Moments { v1: v(0), v2: v(1) }, true, psi1)
-                } else {
-                    let coeffs = std::iter::once(0.0)
-                        .chain(
-                            w.iter()
-                                .zip(LnHarmonicDimensions::new(d).skip(1))
-                                .map(|(v, ln_n)| v * ln_n.exp()),
-                        )
-                        .collect();
-                    let series = SeriesProfile::new(GegenbauerSeries::new(df, coeffs));
-                    (Profile::Series(Tabulated::new(series)), true, psi1)
-                }
+                (series_kernel(w, d), true, self.finite_mean(d)?)
             }
             Family::Ajne | Family::Prt(_) => {
                 let t = if let Family::Prt(t) = self { *t } else { 0.5 };
                 let k = ProjectedKernel::new(Projected::Rothman(t), d)?;
                 let psi0 = k.psi0;
-                (Profile::Angular(AngularTable::rothman(k)), true, psi0)
+                (
+                    StatisticKernel::Angular(AngularTable::rothman(k)),
+                    true,
+                    psi0,
+                )
             }
             Family::Pcvm => {
                 let k = ProjectedKernel::new(Projected::Cvm, d)?;
                 (
-                    Profile::Angular(AngularTable::smooth_in_u(k)),
+                    StatisticKernel::Angular(AngularTable::smooth_in_u(k)),
                     true,
                     1.0 / 6.0,
                 )
             }
-            Family::Pad if d == 2 => (Profile::PadCircle, true, 1.0),
+            Family::Pad if d == 2 => (StatisticKernel::PadCircle, true, 1.0),
             Family::Pad => {
                 let k = ProjectedKernel::new(Projected::AndersonDarling, d)?;
-                (Profile::Angular(AngularTable::smooth_in_u(k)), true, 1.0)
+                (
+                    StatisticKernel::Angular(AngularTable::smooth_in_u(k)),
+                    true,
+                    1.0,
+                )
             }
-            Family::GineGn => (Profile::GineGn { g: gine_factor(df) }, true, 0.5),
+            Family::GineGn => (StatisticKernel::GineGn { g: gine_factor(df) }, true, 0.5),
             Family::GineFn => (
-                Profile::Angular(AngularTable::gine_fn(gine_factor(df))),
+                StatisticKernel::Angular(AngularTable::gine_fn(gine_factor(df))),
                 true,
                 1.5,
             ),
             Family::Riesz(s) => {
                 let tau = riesz_mean(df, *s);
                 let profile = if *s == 1.0 {
-                    Profile::Bakshaev { tau }
+                    StatisticKernel::Bakshaev { tau }
                 } else {
-                    Profile::Riesz {
+                    StatisticKernel::Riesz {
                         tau,
                         pow: FastPow::new(0.5 * s),
                     }
                 };
                 (profile, true, tau)
             }
-            Family::Poisson(rho) => {
-                let b0 = (df - 1.0) * (1.0 - rho).ln() - rho.ln_1p();
-                let p = PoissonProfile {
-                    d: df,
-                    rho: *rho,
-                    b0: b0.exp(),
-                };
-                (Profile::Poisson(Tabulated::new(p)), false, 1.0 - b0.exp())
-            }
+            Family::Poisson(rho) => poisson_kernel(df, *rho),
             Family::Softmax(kappa) => {
                 let b0 = softmax_ln_weight(df, *kappa, 0).exp();
-                let p = SoftmaxProfile { kappa: *kappa, b0 };
-                (Profile::Softmax(Tabulated::new(p)), false, 1.0 - b0)
+                let p = SoftmaxKernel { kappa: *kappa, b0 };
+                (StatisticKernel::Softmax(Tabulated::new(p)), false, 1.0 - b0)
             }
         })
     }
@@ -294,6 +280,39 @@ fn softmax_ln_weight(d: f64, kappa: f64, k: usize) -> f64 {
     }
     let sum: f64 = terms.iter().map(|t| (t - peak).exp()).sum();
     -kappa + ln_gamma(0.5 * d) + k as f64 * h + peak + sum.ln()
+}
+
+/// A finite Sobolev or kernel test's statistic kernel from its weights `w`
+/// (degrees 1, 2, ...): from the moments up to degree 2, else its tabulated series.
+fn series_kernel(w: &[f64], d: usize) -> StatisticKernel {
+    if w.len() <= 2 {
+        let v = |k: usize| w.get(k).copied().unwrap_or(0.0);
+        return StatisticKernel::Moments { v1: v(0), v2: v(1) };
+    }
+    let coeffs = std::iter::once(0.0)
+        .chain(
+            w.iter()
+                .zip(LnHarmonicDimensions::new(d).skip(1))
+                .map(|(v, ln_n)| v * ln_n.exp()),
+        )
+        .collect();
+    let series = ZonalSeries::new(GegenbauerSeries::new(d as f64, coeffs));
+    StatisticKernel::Series(Tabulated::new(series))
+}
+
+/// The Poisson test's kernel (its constant term removed), no diagonal, `psi(1)`.
+fn poisson_kernel(df: f64, rho: f64) -> (StatisticKernel, bool, f64) {
+    let b0 = (df - 1.0) * (1.0 - rho).ln() - rho.ln_1p();
+    let p = PoissonKernel {
+        d: df,
+        rho,
+        b0: b0.exp(),
+    };
+    (
+        StatisticKernel::Poisson(Tabulated::new(p)),
+        false,
+        1.0 - b0.exp(),
+    )
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ const TOLERANCE: f64 = 1e-13;
 
 /// The Poisson kernel `((1 - rho)/sqrt(1 - 2 rho c + rho^2))^d - b0`.
 #[derive(Debug, Clone)]
-pub(super) struct PoissonProfile {
+pub(super) struct PoissonKernel {
     pub d: f64,
     pub rho: f64,
     pub b0: f64,
 }
 
-impl ZonalFunction for PoissonProfile {
+impl ZonalFunction for PoissonKernel {
     fn value_and_slope(&self, c: f64) -> (f64, f64) {
         let q = 1.0 - 2.0 * self.rho * c + self.rho * self.rho;
         let f = (0.5 * self.d * (2.0 * (1.0 - self.rho).ln() - q.ln())).exp();
@@ -29,12 +29,12 @@ impl ZonalFunction for PoissonProfile {
 
 /// The softmax kernel `exp(kappa (c - 1)) - b0`.
 #[derive(Debug, Clone)]
-pub(super) struct SoftmaxProfile {
+pub(super) struct SoftmaxKernel {
     pub kappa: f64,
     pub b0: f64,
 }
 
-impl ZonalFunction for SoftmaxProfile {
+impl ZonalFunction for SoftmaxKernel {
     fn value_and_slope(&self, c: f64) -> (f64, f64) {
         let e = (self.kappa * (c - 1.0)).exp();
         (e - self.b0, self.kappa * e)

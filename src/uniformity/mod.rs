@@ -49,7 +49,7 @@ use crate::shard::Shard;
 use family::Family;
 use ndarray::ArrayView2;
 use null::NullDistribution;
-use statistic::Profile;
+use statistic::StatisticKernel;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// How a p-value was obtained.
@@ -137,7 +137,7 @@ pub const MAX_REPLICATES: usize = 100_000_000;
 #[derive(Debug)]
 struct Prepared {
     d: usize,
-    profile: Profile,
+    kernel: StatisticKernel,
     diagonal: bool,
     psi1: f64,
     family: Family,
@@ -150,7 +150,7 @@ impl Prepared {
         check_input(&z, 2, Some(self.d))?;
         let (mut x, mut norms) = (Vec::<F>::new(), Vec::new());
         let rows = SphereRows::new(&z, &mut x, &mut norms)?;
-        Ok(self.profile.mean(rows.x, self.diagonal, self.psi1))
+        Ok(self.kernel.mean(rows.x, self.diagonal, self.psi1))
     }
 
     /// This shard's part of the statistic of the gathered rows.
@@ -163,7 +163,7 @@ impl Prepared {
         let (mut x, mut norms) = (Vec::<F>::new(), Vec::new());
         let rows = SphereRows::new(&all, &mut x, &mut norms)?;
         Ok(self
-            .profile
+            .kernel
             .mean_share(rows.x, local, self.diagonal, self.psi1))
     }
 
@@ -463,10 +463,10 @@ impl UniformityTest {
         {
             return Ok(p);
         }
-        let (profile, diagonal, psi1) = self.family.profile(d)?;
+        let (kernel, diagonal, psi1) = self.family.statistic_kernel(d)?;
         let p = Arc::new(Prepared {
             d,
-            profile,
+            kernel,
             diagonal,
             psi1,
             family: self.family.clone(),

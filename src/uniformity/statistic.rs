@@ -2,27 +2,27 @@
 //! included or not) on unit rows: one pass of the pairwise engine, or the first two
 //! moments of the sample when `psi` has degree at most 2.
 
-use super::kernels::{AngularTable, PoissonProfile, SoftmaxProfile};
+use super::kernels::{AngularTable, PoissonKernel, SoftmaxKernel};
 use crate::engine::{PairRequest, RowSet, pair_sums};
 use crate::real::Real;
 use crate::table::{Accuracy, Table};
-use crate::zonal::{SeriesProfile, Tabulated, ZonalFunction};
+use crate::zonal::{Tabulated, ZonalFunction, ZonalSeries};
 use ndarray::{Array2, ArrayView2};
 use std::f64::consts::PI;
 use std::ops::Range;
 
 /// A test's kernel, in the form that evaluates fastest.
 #[derive(Debug)]
-pub(super) enum Profile {
+pub(super) enum StatisticKernel {
     /// `psi = v1 N(d,1) P_1 + v2 N(d,2) P_2`: from the sample mean and second moment.
     Moments {
         v1: f64,
         v2: f64,
     },
     /// A finite Gegenbauer series (Sobolev weights, kernels).
-    Series(Tabulated<SeriesProfile>),
-    Poisson(Tabulated<PoissonProfile>),
-    Softmax(Tabulated<SoftmaxProfile>),
+    Series(Tabulated<ZonalSeries>),
+    Poisson(Tabulated<PoissonKernel>),
+    Softmax(Tabulated<SoftmaxKernel>),
     /// A kernel tabulated in a half-angle variable.
     Angular(AngularTable),
     /// Giné's `G_n`: `1/2 - g sin(theta)`.
@@ -42,13 +42,13 @@ pub(super) enum Profile {
     PadCircle,
 }
 
-impl Profile {
+impl StatisticKernel {
     /// `(1/n) sum psi(x_i . x_j)` over ordered pairs of the unit rows `x`, with or
     /// without the pairs `(i, i)`. The diagonal adds `n psi(1)` exactly: the Gram
     /// diagonal is 1 only to rounding, and kernels with a kink at `c = 1` would
     /// turn that rounding into errors of `1e-8` per point.
     pub fn mean<F: Real>(&self, x: ArrayView2<F>, diagonal: bool, psi1: f64) -> f64 {
-        if let Profile::Moments { v1, v2 } = self {
+        if let StatisticKernel::Moments { v1, v2 } = self {
             return moments(x, *v1, *v2);
         }
         self.share(x, None, diagonal, psi1)
@@ -81,7 +81,7 @@ impl Profile {
         let rows = local.as_ref().map_or(x.nrows(), |r| r.len()) as f64;
         let diagonal_total = if diagonal { rows * psi1 } else { 0.0 };
         let off_diagonal = match self {
-            Profile::Moments { v1, v2 } => {
+            StatisticKernel::Moments { v1, v2 } => {
                 let d = x.ncols() as f64;
                 let (a, b) = (v1 * d, v2 * (d + 2.0) / 2.0);
                 let psi = move |c: f64| a * c + b * (d * c * c - 1.0);
@@ -89,24 +89,24 @@ impl Profile {
                 let off = pair_total(x, local, scalar(psi));
                 return (off + rows * psi(1.0)) / n;
             }
-            Profile::Series(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
-            Profile::Poisson(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
-            Profile::Softmax(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
-            Profile::Angular(t) => pair_total(x, local, |c, v| t.eval_batch(c, v)),
-            Profile::GineGn { g } => pair_total(
+            StatisticKernel::Series(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            StatisticKernel::Poisson(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            StatisticKernel::Softmax(p) => pair_total(x, local, |c, v| p.eval_batch(c, v, None)),
+            StatisticKernel::Angular(t) => pair_total(x, local, |c, v| t.eval_batch(c, v)),
+            StatisticKernel::GineGn { g } => pair_total(
                 x,
                 local,
                 scalar(|c| 0.5 - g * ((1.0 - c) * (1.0 + c)).max(0.0).sqrt()),
             ),
-            Profile::Bakshaev { tau } => pair_total(
+            StatisticKernel::Bakshaev { tau } => pair_total(
                 x,
                 local,
                 scalar(|c| tau - (2.0 * (1.0 - c)).max(0.0).sqrt()),
             ),
-            Profile::Riesz { tau, pow } => {
+            StatisticKernel::Riesz { tau, pow } => {
                 pair_total(x, local, scalar(|c| tau - pow.eval(2.0 * (1.0 - c))))
             }
-            Profile::PadCircle => pair_total(x, local, scalar(pad_circle)),
+            StatisticKernel::PadCircle => pair_total(x, local, scalar(pad_circle)),
         };
         (off_diagonal + diagonal_total) / n
     }

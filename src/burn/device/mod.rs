@@ -73,227 +73,72 @@ mod table;
 
 use self::pairs::Rows;
 use self::table::DeviceTable;
+use crate::Regularizer;
 use crate::error::{Error, Result, invalid};
-use crate::{KdeKl, Ksd, Mmd, Regularizer, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
-use burn_tensor::{DType, Tensor};
+use crate::plan::{Plan, Planned};
+use burn_tensor::Tensor;
 
 #[cfg(doc)]
-use crate::Kernel;
+use crate::{KdeKl, Kernel, Ksd, Mmd, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
 
 /// The default block size: `block_rows * N` is at most this many pairs (of rows,
 /// or of a row and a direction for the sliced objectives).
 pub const DEFAULT_BLOCK_PAIRS: usize = 1 << 24;
 
-mod sealed {
-    use super::pairs::Rows;
-    use crate::error::Result;
-    use burn_tensor::Tensor;
+/// An objective [`OnDevice`] computes on the device: any [`Regularizer<f32>`] that
+/// gives a [`Plan`] ([`Mmd`], [`Ksd`], [`KdeKl`], [`SigregIntegrated`],
+/// [`SusregIntegrated`], [`Sigreg`] and [`Susreg`]).
+pub trait DeviceObjective: Regularizer<f32> + Planned {}
 
-    /// What an objective computes on the device.
-    pub trait Sealed {
-        /// The dimension the rows must have, if fixed.
-        fn dim(&self) -> Option<usize>;
-        /// Whether the rows are projected onto the sphere (zero rows are errors).
-        fn on_sphere(&self) -> bool;
-        /// The loss and, with `gradient`, its gradient with respect to the raw rows.
-        fn evaluate(
-            &mut self,
-            rows: &Rows,
-            block: usize,
-            gradient: bool,
-        ) -> Result<(Tensor<1>, Option<Tensor<2>>)>;
-    }
-}
+impl<T: Regularizer<f32> + Planned> DeviceObjective for T {}
 
-/// An objective [`OnDevice`] computes on the device: [`Mmd`], [`Ksd`], [`KdeKl`],
-/// [`SigregIntegrated`], [`SusregIntegrated`], [`Sigreg`] and [`Susreg`] (sealed:
-/// implemented by this crate only).
-pub trait DeviceObjective: Regularizer<f32> + sealed::Sealed {}
-
-impl<T: Regularizer<f32> + sealed::Sealed> DeviceObjective for T {}
-
-/// The objective's table on the device, or the error for a profile that could not
-/// be tabulated (the host path then evaluates the exact profile pair by pair).
-fn upload(
-    table: Option<&crate::table::Table>,
-    offset: f64,
+/// The loss of one call's `plan` on the checked `rows` and, with `gradient`, its
+/// gradient with respect to the raw rows, in blocks of `block` rows (or directions).
+fn evaluate(
+    plan: Plan,
     rows: &Rows,
-    what: &str,
-) -> Result<DeviceTable> {
-    table
-        .map(|t| DeviceTable::upload(t, offset, &rows.z.device()))
-        .ok_or_else(|| Error::NotRepresentable {
-            what: format!("{what} has no table for the device path; use the host path"),
-        })
-}
-
-impl sealed::Sealed for Mmd {
-    fn dim(&self) -> Option<usize> {
-        Some(self.kernel().dim())
-    }
-    fn on_sphere(&self) -> bool {
-        true
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let (table, factor) = self.device_profile();
-        let f = upload(table, 0.0, rows, "the kernel")?;
-        zonal(rows, &f, block, gradient, factor)
-    }
-}
-
-impl sealed::Sealed for Ksd {
-    fn dim(&self) -> Option<usize> {
-        Some(self.kernel().dim())
-    }
-    fn on_sphere(&self) -> bool {
-        true
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let (table, factor) = self.device_profile();
-        let f = upload(table, 0.0, rows, "the Stein kernel")?;
-        zonal(rows, &f, block, gradient, factor)
-    }
-}
-
-impl sealed::Sealed for SusregIntegrated {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-    fn on_sphere(&self) -> bool {
-        true
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let [_, d] = rows.z.dims();
-        let (table, constant) = self.device_profile(d);
-        // N (mean f + constant) = N mean (f + constant): the constant goes into the
-        // table, so that the pairs' sum does not cancel in f32.
-        let f = upload(table.as_ref(), constant, rows, "the twin's profile")?;
-        zonal(rows, &f, block, gradient, rows.len() as f64)
-    }
-}
-
-/// `loss = scale mean_{i,j} f(c_ij)` and its gradient.
-fn zonal(
-    rows: &Rows,
-    f: &DeviceTable,
     block: usize,
     gradient: bool,
-    scale: f64,
 ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
+    let device = rows.z.device();
     let n = rows.len() as f64;
-    let (total, grad) = pairs::zonal(rows, f, block, gradient.then_some(scale));
-    Ok((total * (scale / (n * n)), grad))
-}
-
-impl sealed::Sealed for KdeKl {
-    fn dim(&self) -> Option<usize> {
-        Some(self.kernel().dim())
-    }
-    fn on_sphere(&self) -> bool {
-        true
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let (table, (offset, factor)) = self.device_profile()?;
-        // ln phi shifted by its value at c = 0 (x = 1/sqrt 2), so that the rows'
-        // log-densities are near zero for spread-out rows and their sum keeps its
-        // relative accuracy in f32: loss = (mean_i (ln S_i - ln phi(0)) + shift) * factor
-        // with shift = ln phi(0) - ln(N - 1) + offset.
-        let ln_phi0 = table.map_or(0.0, |t| t.value(std::f64::consts::FRAC_1_SQRT_2));
-        let f = upload(table, -ln_phi0, rows, "the kernel's logarithm")?;
-        let n = rows.len() as f64;
-        let shift = ln_phi0 - (n - 1.0).ln() + offset;
-        let (total, grad) = pairs::kdekl(rows, &f, block, shift, gradient.then_some(factor));
-        Ok((total * (factor / n), grad))
-    }
-}
-
-impl sealed::Sealed for SigregIntegrated {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-    fn on_sphere(&self) -> bool {
-        false
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let [n, d] = rows.z.dims();
-        let twin = self.device_profile(d, &rows.host_norms, gradient)?;
-        if rows
-            .host_norms
-            .iter()
-            .any(|r| !((r * r) as f32).is_finite())
-        {
-            return Err(Error::NotRepresentable {
-                what: "squared row norms overflow f32 on the device; rescale the embeddings".into(),
-            });
+    match plan {
+        Plan::Zonal(p) => {
+            let f = DeviceTable::upload(&p.table, p.offset, &device);
+            let (total, grad) = pairs::zonal(rows, &f, block, gradient.then_some(p.factor));
+            Ok((total * (p.factor / (n * n)), grad))
         }
-        let h = upload(twin.table.as_ref(), twin.offset, rows, "the twin's profile")?;
-        let radial = gradient.then_some(&twin.radial[..]);
-        let (total, grad) = pairs::sigreg_twin(rows, &h, &twin.delta, block, radial);
-        Ok((total * (1.0 / n as f64), grad))
-    }
-}
-
-impl sealed::Sealed for Sigreg {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-    fn on_sphere(&self) -> bool {
-        false
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let [_, d] = rows.z.dims();
-        let call = self.device_call(d)?;
-        Ok(sliced::statistic(&rows.z, call, block, gradient))
-    }
-}
-
-impl sealed::Sealed for Susreg {
-    fn dim(&self) -> Option<usize> {
-        None
-    }
-    fn on_sphere(&self) -> bool {
-        true
-    }
-    fn evaluate(
-        &mut self,
-        rows: &Rows,
-        block: usize,
-        gradient: bool,
-    ) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let [_, d] = rows.z.dims();
-        let call = self.device_call(d)?;
-        let (loss, grad) = sliced::statistic(rows.unit(), call, block, gradient);
-        Ok((loss, grad.map(|g| pairs::chain(rows, g, 1.0))))
+        Plan::LogDensity(p) => {
+            let f = DeviceTable::upload(&p.table, p.offset, &device);
+            let factor = gradient.then_some(p.factor);
+            let (total, grad) = pairs::kdekl(rows, &f, block, p.shift, factor);
+            Ok((total * (p.factor / n), grad))
+        }
+        Plan::Radial(p) => {
+            if rows
+                .host_norms
+                .iter()
+                .any(|r| !((r * r) as f32).is_finite())
+            {
+                return Err(Error::NotRepresentable {
+                    what: "squared row norms overflow f32 on the device; rescale the embeddings"
+                        .into(),
+                });
+            }
+            let h = DeviceTable::upload(&p.table, p.offset, &device);
+            let radial = gradient.then_some(&p.radial[..]);
+            let (total, grad) = pairs::sigreg_twin(rows, &h, &p.delta, block, radial);
+            Ok((total * (1.0 / n), grad))
+        }
+        Plan::Sliced(p) => {
+            let x = if p.on_sphere { rows.unit() } else { &rows.z };
+            let (loss, grad) = sliced::statistic(x, &p, block, gradient);
+            let grad = match p.on_sphere {
+                true => grad.map(|g| pairs::chain(rows, g, 1.0)),
+                false => grad,
+            };
+            Ok((loss, grad))
+        }
     }
 }
 
@@ -419,16 +264,10 @@ impl<R: DeviceObjective> OnDevice<R> {
     }
 
     fn run(&mut self, z: &Tensor<2>, gradient: bool) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let dtype = z.dtype();
-        if dtype != DType::F32 {
-            return Err(Error::InvalidParameter {
-                name: "z",
-                value: format!("a tensor of dtype {dtype:?}"),
-                expected: "an f32 tensor (convert with `z.cast(DType::F32)`)".into(),
-            });
-        }
-        let rows = pairs::check(z, self.reg.dim(), self.reg.on_sphere())?;
+        super::check_f32(z)?;
+        let rows = pairs::check(z, self.reg.required_dim(), self.reg.on_sphere())?;
         let block = self.block(rows.len());
-        self.reg.evaluate(&rows, block, gradient)
+        let plan = self.reg.plan(z.dims()[1], &rows.host_norms, gradient)?;
+        evaluate(plan, &rows, block, gradient)
     }
 }

@@ -104,9 +104,33 @@ pub fn blocks(n: usize, block: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |start| (start, block.min(n - start)))
 }
 
-/// True on the diagonal `j = start + a` of the block `[start, start + rows) x [0, n)`.
-fn diagonal(rows: usize, n: usize, start: usize, device: &Device) -> Tensor<2, Bool> {
-    Tensor::<2, Bool>::diag_mask([rows, n], start as i64, device).bool_not()
+/// Rows and their transpose, for blocks of their Gram matrix.
+struct Gram<'a> {
+    x: &'a Tensor<2>,
+    xt: Tensor<2>,
+    n: usize,
+    device: Device,
+}
+
+impl<'a> Gram<'a> {
+    fn of(x: &'a Tensor<2>) -> Self {
+        Gram {
+            x,
+            xt: x.clone().transpose(),
+            n: x.dims()[0],
+            device: x.device(),
+        }
+    }
+
+    /// The rows `[start, start + len)` of the Gram matrix.
+    fn block(&self, start: usize, len: usize) -> Tensor<2> {
+        self.x.clone().narrow(0, start, len).matmul(self.xt.clone())
+    }
+
+    /// True on the diagonal `j = start + a` of the block `[start, start + len) x [0, n)`.
+    fn diagonal(&self, start: usize, len: usize) -> Tensor<2, Bool> {
+        Tensor::<2, Bool>::diag_mask([len, self.n], start as i64, &self.device).bool_not()
+    }
 }
 
 /// `factor (I - x_i x_i^T) g_i / |z_i|` for every row: a gradient with respect to
@@ -126,20 +150,17 @@ pub fn zonal(
     block: usize,
     gradient: Option<f64>,
 ) -> (Tensor<1>, Option<Tensor<2>>) {
-    let x = rows.unit();
-    let n = rows.len();
-    let device = x.device();
-    let xt = x.clone().transpose();
+    let (x, n) = (rows.unit(), rows.len());
+    let gram = Gram::of(x);
     let (mut sums, mut wx) = (Vec::new(), Vec::new());
     for (start, len) in blocks(n, block) {
-        let c = x.clone().narrow(0, start, len).matmul(xt.clone());
-        let (v, w) = f.eval(c, gradient.is_some());
+        let (v, w) = f.eval(gram.block(start, len), gradient.is_some());
         sums.push(v.sum_dim(1));
         if let Some(w) = w {
             // The pair (i, i) adds f'(1) x_i to row i: radial, so the chain rule
             // removes it; left in, its rounding (f'(1) is the largest weight)
             // would be all that remains of a small tangent gradient.
-            let w = w.mask_fill(diagonal(len, n, start, &device), 0.0);
+            let w = w.mask_fill(gram.diagonal(start, len), 0.0);
             wx.push(w.matmul(x.clone()));
         }
     }
@@ -161,16 +182,13 @@ pub fn kdekl(
     shift: f64,
     gradient: Option<f64>,
 ) -> (Tensor<1>, Option<Tensor<2>>) {
-    let x = rows.unit();
-    let n = rows.len();
-    let device = x.device();
-    let xt = x.clone().transpose();
+    let (x, n) = (rows.unit(), rows.len());
+    let gram = Gram::of(x);
     // ln phi and phi'/phi on a block, the diagonal's ln phi set to -inf.
     let block_values = |start: usize, len: usize, slope: bool| {
-        let c = x.clone().narrow(0, start, len).matmul(xt.clone());
-        let half = ((c.clamp(-1.0, 1.0) + 1.0) * 0.5).sqrt();
+        let half = ((gram.block(start, len).clamp(-1.0, 1.0) + 1.0) * 0.5).sqrt();
         let (ln_phi, s) = f.eval(half, slope);
-        let ln_phi = ln_phi.mask_fill(diagonal(len, n, start, &device), f32::NEG_INFINITY);
+        let ln_phi = ln_phi.mask_fill(gram.diagonal(start, len), f32::NEG_INFINITY);
         (ln_phi, s)
     };
     let mut ln_s = Vec::new();
@@ -207,18 +225,16 @@ pub fn sigreg_twin(
     block: usize,
     radial: Option<&[f64]>,
 ) -> (Tensor<1>, Option<Tensor<2>>) {
-    let z = &rows.z;
-    let n = rows.len();
-    let device = z.device();
-    let column = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, 1]), &device);
+    let (z, n) = (&rows.z, rows.len());
+    let gram = Gram::of(z);
+    let column = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, 1]), &gram.device);
     let sq = column(rows.host_norms.iter().map(|r| (r * r) as f32).collect());
     let sq_cols = sq.clone().reshape([1, n]);
     let delta = column(delta.iter().map(|v| *v as f32).collect());
     let delta_cols = delta.clone().reshape([1, n]);
-    let zt = z.clone().transpose();
     let (mut sums, mut row_w, mut wz) = (Vec::new(), Vec::new(), Vec::new());
     for (start, len) in blocks(n, block) {
-        let g = z.clone().narrow(0, start, len).matmul(zt.clone());
+        let g = gram.block(start, len);
         let s = (sq.clone().narrow(0, start, len) + sq_cols.clone() - g * 2.0).clamp_min(0.0);
         let (v, w) = h.eval(s, radial.is_some());
         let v = v - delta.clone().narrow(0, start, len) - delta_cols.clone();

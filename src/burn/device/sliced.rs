@@ -4,7 +4,7 @@
 //! chunk).
 
 use super::pairs::blocks;
-use crate::sliced::DeviceCall;
+use crate::plan::SlicedPlan;
 use burn_tensor::{Tensor, TensorData};
 
 /// The mean over the call's `M` directions of the Epps–Pulley statistic of the
@@ -20,15 +20,16 @@ use burn_tensor::{Tensor, TensorData};
 /// gradient is `(scale/M) sum_m dEP_m/du_nm a_m`, one `matmul` per chunk.
 pub fn statistic(
     x: &Tensor<2>,
-    call: DeviceCall,
+    call: &SlicedPlan,
     chunk: usize,
     gradient: bool,
 ) -> (Tensor<1>, Option<Tensor<2>>) {
     let [n, d] = x.dims();
     let m = call.slices;
-    let a = Tensor::<2>::from_data(TensorData::new(call.directions, [m, d]), &x.device());
-    let knots = call.grid.knots();
-    let weights = call.grid.weights();
+    // Rounded to f32 as the host path rounds them for f32 rows.
+    let directions: Vec<f32> = call.directions.iter().map(|&v| v as f32).collect();
+    let a = Tensor::<2>::from_data(TensorData::new(directions, [m, d]), &x.device());
+    let (knots, weights) = (&call.knots, &call.weights);
     let nf = n as f64;
     let (mut stats, mut grad) = (Vec::new(), None);
     for (start, len) in blocks(m, chunk) {
@@ -38,7 +39,7 @@ pub fn statistic(
         let angles = |k: usize| p.clone() * (knots[k] * call.scale);
         let mut sums = Vec::with_capacity(knots.len());
         let mut ep = Tensor::<2>::zeros([1, len], &x.device());
-        for (k, (&w, &psi)) in weights.iter().zip(&call.psi).enumerate() {
+        for (k, (&w, &psi)) in weights.iter().zip(&call.target).enumerate() {
             let t = angles(k);
             let c = (t.clone().cos() - psi).sum_dim(0);
             let s = t.sin().sum_dim(0);

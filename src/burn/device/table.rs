@@ -1,4 +1,4 @@
-//! One of the crate's piecewise-polynomial tables ([`Table`]) uploaded to a burn
+//! One of the crate's piecewise-polynomial tables ([`PlanTable`]) uploaded to a burn
 //! device and evaluated there in `f32`: the interval of each argument by one
 //! multiply and a floor, its coefficients by `select` (a gather), and the local
 //! polynomial by Horner's rule.
@@ -10,10 +10,13 @@
 //! lookup adds no rounding to the argument, whose own `f32` rounding is the
 //! accuracy limit.
 
-use crate::table::{NC, Table};
+use crate::plan::PlanTable;
 use burn_tensor::{Device, Tensor, TensorData};
 
-/// A [`Table`] on a device: per coefficient degree, a tensor of that coefficient
+/// Coefficients per polynomial.
+const NC: usize = PlanTable::DEGREE + 1;
+
+/// A [`PlanTable`] on a device: per coefficient degree, a tensor of that coefficient
 /// for every interval, for the value and for the slope.
 pub(super) struct DeviceTable {
     lo: f32,
@@ -28,16 +31,20 @@ pub(super) struct DeviceTable {
 impl DeviceTable {
     /// Uploads `table` (`2 NC` tensors of one `f32` per interval) to `device`, its
     /// values shifted by `offset` (added in `f64`, before the rounding to `f32`, so
-    /// that a profile centred on its typical value keeps its relative accuracy).
-    pub fn upload(table: &Table, offset: f64, device: &Device) -> Self {
-        let (lo, hi, intervals, blocks) = table.parts();
-        let column = |k: usize| {
-            let shift = if k == 0 { offset } else { 0.0 };
-            let values = blocks
-                .iter()
-                .map(|b| (b[k] + shift) as f32)
-                .collect::<Vec<_>>();
-            Tensor::<1>::from_data(TensorData::new(values, [intervals]), device)
+    /// that a function centred on its typical value keeps its relative accuracy).
+    pub fn upload(table: &PlanTable, offset: f64, device: &Device) -> Self {
+        let ((lo, hi), intervals) = (table.range(), table.intervals());
+        let upload = |coefficients: Vec<f64>, shift: f64| -> Vec<Tensor<1>> {
+            (0..NC)
+                .map(|k| {
+                    let column = (0..intervals)
+                        .map(|i| {
+                            (coefficients[i * NC + k] + if k == 0 { shift } else { 0.0 }) as f32
+                        })
+                        .collect::<Vec<_>>();
+                    Tensor::<1>::from_data(TensorData::new(column, [intervals]), device)
+                })
+                .collect()
         };
         let h = (hi - lo) / intervals as f64;
         DeviceTable {
@@ -46,8 +53,8 @@ impl DeviceTable {
             inv_h: (1.0 / h) as f32,
             h: h as f32,
             last: (intervals - 1) as f32,
-            value: (0..NC).map(|k| column(2 * k)).collect(),
-            slope: (0..NC).map(|k| column(2 * k + 1)).collect(),
+            value: upload(table.coefficients(false), offset),
+            slope: upload(table.coefficients(true), 0.0),
         }
     }
 
