@@ -9,8 +9,6 @@
 //! Built with `--cfg unisphere_gpu="wgpu"` and burn's `wgpu` feature
 //! (`scripts/test-wgpu.sh`), the same tests run on burn's wgpu backend instead.
 
-#![cfg(feature = "burn-cpu")]
-
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};

@@ -1,7 +1,7 @@
 //! The pairwise engine through the public objectives: bit-for-bit determinism across
 //! thread counts, tile boundaries, and the accuracy of the native f32 path.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ndarray::Array2;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use unisphere::uniformity::{PValueMethod, UniformityTest};
 use unisphere::{Error, Kernel};
 
-mod common;
+use crate::common;
 
 fn spec_points() -> Array2<f64> {
     let z: Array2<f64> = array![

@@ -84,6 +84,43 @@ pub fn pseudo_random(n: usize, d: usize, seed: u64) -> Array2<f64> {
     })
 }
 
+/// The property tests' configuration: `cases` cases drawn from a fixed seed, so
+/// that every run (CI's included) checks the same cases, and no persistence file.
+/// `PROPTEST_CASES` and `PROPTEST_RNG_SEED` override both for a local sweep; a
+/// failure prints its minimal input, and the seed is this one unless overridden.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(PROPTEST_SEED),
+        ..proptest::test_runner::Config::default()
+    }
+}
+
+/// The property tests' fixed seed.
+pub const PROPTEST_SEED: u64 = 20_261_206;
+
+/// The step of the finite-difference gradient checks.
+pub const FD_STEP: f64 = 1e-4;
+
+/// How far a five-point finite difference (step `h`) of a loss may be from the
+/// exact gradient, for a loss whose terms have magnitude `loss_scale` (the loss at
+/// collapse on the paper scale: 1):
+///
+/// - rounding: the loss is computed to about [`LOSS_ULPS`] units in the last place
+///   of `loss_scale`, and the difference quotient `(8 (f_1 - f_-1) - (f_2 - f_-2)) / 12h`
+///   turns an error `delta` per evaluation into at most `1.5 delta / h`;
+/// - truncation (`O(h^4)`) and the kernel tables (value and slope tabulated to
+///   `1e-13` of their largest magnitude, the difference quotient reading the
+///   value's table, the gradient the slope's): held to `1e-8` of the largest entry.
+pub fn fd_tolerance(fd: &Array2<f64>, loss_scale: f64, h: f64) -> f64 {
+    1e-8 * max_abs(fd) + 1.5 * LOSS_ULPS * f64::EPSILON * loss_scale / h
+}
+
+/// The accuracy of a loss of a few rows, in units in the last place of its terms'
+/// magnitude (a few dozen terms, each from a degree-8 table or a short series).
+pub const LOSS_ULPS: f64 = 64.0;
+
 /// Five-point central finite-difference gradient of `f` at `z` (error O(h^4) + O(eps/h)).
 pub fn finite_difference(
     z: &Array2<f64>,

@@ -1,6 +1,5 @@
 //! The candle adapter: values and gradients equal unisphere's, finite differences
 //! through candle agree, strided inputs are read correctly, bad input is an error.
-#![cfg(feature = "candle")]
 
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use rand::{RngExt, SeedableRng, rngs::StdRng};

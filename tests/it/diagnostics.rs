@@ -1,7 +1,7 @@
 //! The gradient-variance diagnostic: zero for deterministic regularizers, and the
 //! sliced variance scaling as 1/M.
 
-mod common;
+use crate::common;
 
 use common::*;
 use unisphere::diagnostics::gradient_variance;

@@ -1,7 +1,7 @@
 //! The zonal kernels: spec values, closed forms, identities and accuracy against
 //! mpmath reference values of the exact series (tests/data/kernel_values.json).
 
-mod common;
+use crate::common;
 
 use common::gauss_legendre;
 use serde_json::Value;

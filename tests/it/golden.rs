@@ -1,7 +1,7 @@
 //! The objectives against the high-precision reference cases (mpmath, 40 digits) of
 //! `tests/data/golden.json`, written by `tests/data/make_golden.py golden.json visible`.
 
-mod common;
+use crate::common;
 
 use approx::assert_relative_eq;
 use common::{golden, rel_diff};

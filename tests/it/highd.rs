@@ -235,7 +235,7 @@ fn kernels() -> &'static [Kernel] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::common::proptest_config(256))]
     /// Wherever `phi` is representable, `ln_eval` is `ln(eval)`.
     #[test]
     fn ln_eval_is_the_log_of_eval(k in 0usize..16, c in -1.0f64..=1.0) {

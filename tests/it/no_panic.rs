@@ -105,7 +105,7 @@ fn uniformity_test(which: usize, p: f64, w: &[f64], k: Option<&Kernel>) -> Resul
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(crate::common::proptest_config(256))]
 
     #[test]
     fn kernels_and_full_objectives_never_panic(
@@ -192,7 +192,7 @@ proptest! {
 proptest! {
     // Fewer cases: preparing a test's null distribution can take a second (Ajne
     // in d = 2).
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(crate::common::proptest_config(96))]
 
     #[test]
     fn uniformity_tests_never_panic(
