@@ -253,7 +253,53 @@ impl Table {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             return unsafe { self.eval_batch_avx2_fma(x, values, slopes) };
         }
+        #[cfg(target_arch = "aarch64")]
+        return self.eval_batch_neon(x, values, slopes);
+        #[allow(unreachable_code)]
         self.batch::<false>(x, values, slopes)
+    }
+
+    /// [`Table::batch`] with fused multiply-adds in NEON registers (aarch64, where
+    /// both are always present): per lane the value's and the slope's Horner chains
+    /// side by side in one two-wide register, eight lanes interleaved, the interval
+    /// found by [`Table::locate`]. The same operations as `batch::<true>`, so the
+    /// same bits.
+    #[cfg(target_arch = "aarch64")]
+    fn eval_batch_neon(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
+        use std::arch::aarch64::*;
+        const LANES: usize = 8;
+        let n = x.len().min(values.len());
+        let full = n - n % LANES;
+        for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
+            let start = chunk * LANES;
+            let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
+            let blk: [&[f64; 2 * NC]; LANES] = std::array::from_fn(|l| &self.blocks[lane[l].0]);
+            // SAFETY (every intrinsic below): NEON is part of aarch64, and every load
+            // reads two f64 of a block of 2 NC at an offset below 2 NC - 1.
+            let coeffs = |l: usize, k: usize| unsafe { vld1q_f64(blk[l].as_ptr().add(k)) };
+            let mut vs: [float64x2_t; LANES] = std::array::from_fn(|l| coeffs(l, 2 * NC - 2));
+            let tl: [float64x2_t; LANES] =
+                std::array::from_fn(|l| unsafe { vdupq_n_f64(lane[l].1) });
+            for k in (0..NC - 1).rev() {
+                for l in 0..LANES {
+                    vs[l] = unsafe { vfmaq_f64(coeffs(l, 2 * k), vs[l], tl[l]) };
+                }
+            }
+            for l in 0..LANES {
+                values[start + l] = unsafe { vgetq_lane_f64::<0>(vs[l]) };
+            }
+            if let Some(out) = slopes.as_deref_mut() {
+                for l in 0..LANES {
+                    out[start + l] = unsafe { vgetq_lane_f64::<1>(vs[l]) };
+                }
+            }
+        }
+        let rest = full..n;
+        self.batch::<true>(
+            &x[rest.clone()],
+            &mut values[rest.clone()],
+            slopes.map(|s| &mut s[rest]),
+        )
     }
 
     /// [`Table::batch`] with fused multiply-adds, written out in vector registers:

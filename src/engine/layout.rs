@@ -17,7 +17,9 @@
 
 use super::config::{COLUMN_COPY_MAX, tile_rows};
 use crate::numerics::transpose_f32;
-use crate::numerics::{PARALLEL_ENTRIES, Product, has_rows_product, rows_product, transpose};
+use crate::numerics::{
+    PARALLEL_ENTRIES, Product, has_rows_product, kernel, rows_product, transpose,
+};
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
 use rayon::prelude::*;
@@ -53,10 +55,12 @@ impl<'a, F: Real> PairRows<'a, F> {
     /// be allocated.
     pub fn with_columns(x: ArrayView2<'a, F>, buf: &'a mut Vec<F>) -> Self {
         let (n, d) = x.dim();
-        // One tile is packed once as each Gram operand: a copy would not pay.
+        // One tile is packed once as each Gram operand: a copy would not pay. The
+        // packed f32 kernels pack the Gram tiles' X_J^T from the rows themselves.
+        let packed = x.as_slice().and_then(F::as_f32).is_some() && kernel().takes_any_b();
         let Some(len) = n
             .checked_mul(d)
-            .filter(|&len| n > tile_rows(n) && len <= COLUMN_COPY_MAX)
+            .filter(|&len| !packed && n > tile_rows(n) && len <= COLUMN_COPY_MAX)
         else {
             return x.into();
         };
@@ -174,8 +178,8 @@ impl<'a, F: Real> Operands<'a, F> {
     }
 
     /// The Gram tile of rows `i0 .. i0 + bi` and `j0 .. j0 + bj` into `gram` by the
-    /// unpacked product, reading `X_J^T` from the column copy (its rows contiguous);
-    /// `false` if not used here.
+    /// unpacked product, reading `X_J^T` from the column copy (its rows contiguous),
+    /// or, for the packed kernels, from the rows themselves; `false` if not used here.
     fn unpacked_gram(
         &self,
         gram: &mut Array2<F>,
@@ -184,13 +188,17 @@ impl<'a, F: Real> Operands<'a, F> {
     ) -> bool {
         let (n, d) = self.x.dim();
         let ld = gram.ncols();
-        let (true, Some(c), Some(x), Some(out)) = (
+        let (true, Some(x), Some(out)) = (
             self.unpacked,
-            self.columns.and_then(|c| c.to_slice()).and_then(F::as_f32),
             self.x.to_slice().and_then(F::as_f32),
             gram.as_slice_mut().and_then(F::as_f32_mut),
         ) else {
             return false;
+        };
+        let (b, b_strides) = match self.columns.and_then(|c| c.to_slice()).and_then(F::as_f32) {
+            Some(c) => (&c[j0..], (n, 1)),
+            None if kernel().takes_any_b() => (&x[j0 * d..], (1, d)),
+            None => return false,
         };
         for row in out.chunks_mut(ld).take(bi) {
             row[..bj].fill(0.0);
@@ -201,8 +209,8 @@ impl<'a, F: Real> Operands<'a, F> {
             depth: d,
             a: &x[i0 * d..],
             a_strides: (d, 1),
-            b: &c[j0..],
-            ldb: n,
+            b,
+            b_strides,
             ldc: ld,
         };
         rows_product(&product, out)
@@ -274,7 +282,7 @@ impl<'a, F: Real> Operands<'a, F> {
             a: w,
             a_strides,
             b: &x[first * d..],
-            ldb: d,
+            b_strides: (d, 1),
             ldc: d,
         };
         rows_product(&product, c)

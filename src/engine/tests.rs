@@ -247,7 +247,8 @@ fn column_copy_gives_the_same_results<F: Real>() {
         };
         let mut buf = Vec::new();
         let with = PairRows::with_columns(x.view(), &mut buf);
-        assert_eq!(with.has_columns(), n > tile_rows(n), "n={n}");
+        let packed = F::as_f32(&[]).is_some() && crate::numerics::kernel().takes_any_b();
+        assert_eq!(with.has_columns(), !packed && n > tile_rows(n), "n={n}");
         for diagonal in [true, false] {
             let req = every_sum(diagonal);
             let (mut g1, mut g2) = (Array2::<F>::zeros((n, d)), Array2::<F>::zeros((n, d)));

@@ -1,0 +1,356 @@
+//! The engine's `f32` tile products `C += A B` by the crate's own kernels, where
+//! the CPU has one: `A` is read one entry at a time (broadcast) with any row and
+//! column strides, so a weight tile serves as `W` and as `W^T` alike.
+//!
+//! - AVX-512F (x86-64, detected at run time): `B`'s rows read as they lie, no
+//!   packing (`avx512`);
+//! - AVX2 with FMA (x86-64, detected at run time) and NEON (aarch64, always):
+//!   `B` copied into panels of 16 columns by up to [`KC`] rows, each panel's
+//!   6 x 16 blocks of `C` summed in registers (`avx2`, `neon`); `A` read as it
+//!   lies where its rows are contiguous, else (a transposed tile) first copied
+//!   into groups of 6 rows, entries `k`-major.
+//!
+//! Elsewhere, and for `f64`, the caller uses its GEMM. The environment variable
+//! `UNISPHERE_SIMD` (`avx2` or `none`, read once) holds the choice below what the
+//! CPU has, so that one machine runs every path.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use super::transpose_f32;
+use std::sync::OnceLock;
+
+/// Columns of a packed panel of `B`.
+const NR: usize = 16;
+/// Rows of `C` per block of the packed kernels.
+const MR: usize = 6;
+/// The most rows of `B` per packed panel (the sum over `k` is split at multiples
+/// of this depth: 16 KiB of panel, which stays in the first-level cache).
+const KC: usize = 256;
+
+/// The operands and shape of a [`rows_product`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Product<'a> {
+    /// Rows of `C` and `A`, columns of `C` and `B`, and the summed dimension.
+    pub m: usize,
+    pub n: usize,
+    pub depth: usize,
+    /// `A` and its strides `(row, column)`.
+    pub a: &'a [f32],
+    pub a_strides: (usize, usize),
+    /// `B` and its strides `(row, column)`.
+    pub b: &'a [f32],
+    pub b_strides: (usize, usize),
+    /// `C`'s row stride.
+    pub ldc: usize,
+}
+
+impl Product<'_> {
+    /// Whether `a`, `b` and a `C` of `c_len` entries hold every entry the shape
+    /// touches (products overflowing `usize` count as not).
+    fn fits(&self, c_len: usize) -> bool {
+        let last = |rows: usize, (rs, cs): (usize, usize), cols: usize| {
+            (rows - 1)
+                .checked_mul(rs)
+                .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)))
+        };
+        if self.m == 0 || self.n == 0 || self.depth == 0 {
+            return true;
+        }
+        let a_end = last(self.m, self.a_strides, self.depth);
+        let b_end = last(self.depth, self.b_strides, self.n);
+        let c_end = last(self.m, (self.ldc, 1), self.n);
+        matches!((a_end, b_end, c_end), (Some(a), Some(b), Some(c))
+            if a < self.a.len() && b < self.b.len() && c < c_len)
+    }
+}
+
+/// The kernel this process uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "aarch64")]
+    Neon,
+    /// None: the caller's GEMM.
+    Gemm,
+}
+
+impl Kernel {
+    /// Whether the kernel reads `B` with any column stride (the packed kernels), not
+    /// only by rows.
+    pub fn takes_any_b(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => false,
+            Kernel::Gemm => false,
+            #[allow(unreachable_patterns)]
+            _ => true,
+        }
+    }
+}
+
+/// The best kernel of this CPU, held below by `UNISPHERE_SIMD` (`avx2`, `none`).
+pub(crate) fn kernel() -> Kernel {
+    static KERNEL: OnceLock<Kernel> = OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        let cap = std::env::var("UNISPHERE_SIMD").unwrap_or_default();
+        if cap == "none" {
+            return Kernel::Gemm;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if cap != "avx2" && std::arch::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Kernel::Avx2;
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        return Kernel::Neon;
+        #[allow(unreachable_code)]
+        Kernel::Gemm
+    })
+}
+
+/// Whether [`rows_product`] works on this CPU (for well-sized slices).
+pub(crate) fn has_rows_product() -> bool {
+    kernel() != Kernel::Gemm
+}
+
+/// `C[i][l] += sum_k A[i ars + k acs] B[k brs + l bcs]` for `i < m`, `l < n`,
+/// `k < depth`, each sum formed in `k` order (in pieces of [`KC`] for the packed
+/// kernels, each added to `C` in turn); `false` (and nothing done) where this CPU
+/// has no kernel, the kernel does not take these strides (AVX-512: `bcs = 1`), or
+/// the slices are too short for the shape.
+pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
+    if !p.fits(c.len()) {
+        return false;
+    }
+    let empty = p.m == 0 || p.n == 0 || p.depth == 0;
+    match kernel() {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 if p.b_strides.1 == 1 => {
+            if !empty {
+                // SAFETY: AVX-512F is present (`kernel`), and `fits` checked that every
+                // entry the shape reads or writes lies within the slices.
+                unsafe { avx512::product(p, c) };
+            }
+            true
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => {
+            if !empty {
+                // SAFETY: AVX2 and FMA are present (`kernel`), and `fits` checked that
+                // every entry the shape reads or writes lies within the slices.
+                unsafe { avx2::product(p, c) };
+            }
+            true
+        }
+        #[cfg(target_arch = "aarch64")]
+        Kernel::Neon => {
+            if !empty {
+                neon::product(p, c);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A panel of `B`: up to [`KC`] rows of [`NR`] columns, row-major, aligned for
+/// vector loads.
+#[repr(C, align(64))]
+pub(super) struct Panel(pub [f32; KC * NR]);
+
+/// Rows of `A` per packed piece (the most rows of a tile).
+const MC: usize = 256;
+
+/// `A`'s rows packed for the kernels: groups of [`MR`] rows, each group's entries
+/// `k`-major (`[k][r]`), so that a block reads one contiguous stream.
+pub(super) struct PackedA {
+    data: Vec<f32>,
+}
+
+/// Where a block reads its [`MR`] rows of `A`: entry `(r, k)` of the block at
+/// `rows[r * rs + k * ks]`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ARows<'a> {
+    pub rows: &'a [f32],
+    pub rs: usize,
+    pub ks: usize,
+}
+
+impl<'a> ARows<'a> {
+    /// Whether the block's `R` rows of `kc` entries lie within `rows`.
+    pub fn holds(&self, r: usize, kc: usize) -> bool {
+        r == 0 || kc == 0 || (r - 1) * self.rs + (kc - 1) * self.ks < self.rows.len()
+    }
+}
+
+/// Columns of `B` per packed piece (16 panels: 256 KiB at the full depth).
+const NC: usize = 256;
+
+/// Copies `B`'s rows `k0 .. k0 + kc` and columns `l1 .. l1 + cols` (`cols <= NC`)
+/// into `panels` (panel `j` holds the columns `l1 + j NR ..`, row `k` at `k NR`),
+/// the columns past `cols` zero. `B` is read along its rows (or, taken by columns,
+/// along its columns) as they lie.
+fn pack_b(
+    p: &Product<'_>,
+    (k0, kc): (usize, usize),
+    (l1, cols): (usize, usize),
+    panels: &mut Vec<Panel>,
+) {
+    let (brs, bcs) = p.b_strides;
+    let count = cols.div_ceil(NR);
+    while panels.len() < count {
+        panels.push(Panel([0.0; KC * NR]));
+    }
+    if bcs == 1 {
+        for k in 0..kc {
+            let row = &p.b[(k0 + k) * brs + l1..][..cols];
+            for (j, chunk) in row.chunks(NR).enumerate() {
+                let out: &mut [f32; NR] = (&mut panels[j].0[k * NR..(k + 1) * NR])
+                    .try_into()
+                    .expect("NR entries");
+                match <&[f32; NR]>::try_from(chunk) {
+                    Ok(full) => *out = *full,
+                    Err(_) => {
+                        out[..chunk.len()].copy_from_slice(chunk);
+                        out[chunk.len()..].fill(0.0);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for (j, panel) in panels.iter_mut().take(count).enumerate() {
+        let (l0, width) = (l1 + j * NR, NR.min(cols - j * NR));
+        let first = l0 * bcs + k0 * brs;
+        if brs == 1 {
+            // `B`'s columns are contiguous: the panel is a block of them transposed.
+            transpose_f32(&p.b[first..], bcs, (width, kc), &mut panel.0, NR);
+        } else {
+            for l in 0..width {
+                for k in 0..kc {
+                    panel.0[k * NR + l] = p.b[first + l * bcs + k * brs];
+                }
+            }
+        }
+        if width < NR {
+            for row in panel.0.chunks_exact_mut(NR).take(kc) {
+                row[width..].fill(0.0);
+            }
+        }
+    }
+}
+
+/// Copies `A`'s rows `i0 .. i0 + rows` and columns `k0 .. k0 + kc` into `packed`,
+/// the rows of a last partial group zero. Written in order, read along each row
+/// (or, for a transposed tile, along each column) as they lie.
+fn pack_a(
+    p: &Product<'_>,
+    (i0, rows): (usize, usize),
+    (k0, kc): (usize, usize),
+    packed: &mut PackedA,
+) {
+    let (ars, acs) = p.a_strides;
+    let groups = rows.div_ceil(MR);
+    let len = groups * kc * MR;
+    if packed.data.len() < len {
+        packed.data.resize(len, 0.0);
+    }
+    for (g, group) in packed.data[..len].chunks_exact_mut(kc * MR).enumerate() {
+        let first = (i0 + g * MR) * ars + k0 * acs;
+        let in_group = MR.min(rows - g * MR);
+        if in_group == MR {
+            for (k, run) in group.chunks_exact_mut(MR).enumerate() {
+                let at = first + k * acs;
+                for (r, v) in run.iter_mut().enumerate() {
+                    *v = p.a[at + r * ars];
+                }
+            }
+        } else {
+            for (k, run) in group.chunks_exact_mut(MR).enumerate() {
+                let at = first + k * acs;
+                for (r, v) in run.iter_mut().enumerate() {
+                    *v = if r < in_group { p.a[at + r * ars] } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// One thread's packing buffers, reused from call to call.
+struct Scratch {
+    a: PackedA,
+    panels: Vec<Panel>,
+}
+
+thread_local! {
+    /// Each thread's packing buffers (at most [`MC`] x [`KC`] entries of `A`, and
+    /// [`NC`] / [`NR`] panels of `B`).
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The packed kernels' loops: `A` in pieces of [`MC`] rows by [`KC`] columns
+/// (packed unless its rows are contiguous), `B` in pieces of [`KC`] rows by [`NC`]
+/// columns, packed into panels of [`NR`] columns; each panel applied to every
+/// group of up to [`MR`] rows of `A`'s piece by
+/// `block(its rows of A, panel, (i0, rows), (l0, cols), kc)`.
+fn by_panels(
+    p: &Product<'_>,
+    mut block: impl FnMut(ARows<'_>, &Panel, (usize, usize), (usize, usize), usize),
+) {
+    let (ars, acs) = p.a_strides;
+    SCRATCH.with_borrow_mut(|scratch| {
+        let Scratch { a: packed, panels } = scratch.get_or_insert_with(|| Scratch {
+            a: PackedA { data: Vec::new() },
+            panels: Vec::new(),
+        });
+        for i1 in (0..p.m).step_by(MC) {
+            let rows_piece = MC.min(p.m - i1);
+            for k0 in (0..p.depth).step_by(KC) {
+                let kc = KC.min(p.depth - k0);
+                if acs != 1 {
+                    pack_a(p, (i1, rows_piece), (k0, kc), packed);
+                }
+                let rows_of = |g: usize, i0: usize| match acs {
+                    1 => ARows {
+                        rows: &p.a[i0 * ars + k0..],
+                        rs: ars,
+                        ks: 1,
+                    },
+                    _ => ARows {
+                        rows: &packed.data[g * kc * MR..(g + 1) * kc * MR],
+                        rs: 1,
+                        ks: MR,
+                    },
+                };
+                for l1 in (0..p.n).step_by(NC) {
+                    let cols_piece = NC.min(p.n - l1);
+                    pack_b(p, (k0, kc), (l1, cols_piece), panels);
+                    for (j, l0) in (l1..l1 + cols_piece).step_by(NR).enumerate() {
+                        let cols = NR.min(l1 + cols_piece - l0);
+                        for (g, i0) in (i1..i1 + rows_piece).step_by(MR).enumerate() {
+                            let rows = MR.min(i1 + rows_piece - i0);
+                            block(rows_of(g, i0), &panels[j], (i0, rows), (l0, cols), kc);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;
