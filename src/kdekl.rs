@@ -21,9 +21,9 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 ///
 /// - raw scale: `A + ln Z`, the KL estimate of the KDE to the uniform distribution
 ///   (0 for a perfectly uniform sample in the limit, `ln Z` at collapse);
-/// - paper scale ([`KdeKl::new`]): `(A - ln|S^{d-1}|) / (-ln|S^{d-1}|)`, collapse = 1;
-///   defined only for `d >= 19` (below, `ln|S^{d-1}| > 0` flips the sign), so
-///   `KdeKl::new` refuses `d < 19` and [`KdeKl::raw`] is the constructor there.
+/// - paper scale ([`KdeKl::new`], [`KdeKl::heat`]): `(A - ln|S^{d-1}|) / (-ln|S^{d-1}|)`,
+///   collapse = 1; defined only for `d >= 19` (below, `ln|S^{d-1}| > 0` flips the
+///   sign), so `KdeKl::new` refuses `d < 19` and [`KdeKl::raw`] is the constructor there.
 ///
 /// The scale is checked when the objective is built ([`KdeKl::new`],
 /// [`KdeKl::raw`], [`KdeKl::with_scale`]), never on a call: a `KdeKl` that exists can
@@ -42,17 +42,17 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 /// exp(ln phi_ij - ln q_j)) / (N(N-1))`, so no density underflows at any `d`.
 ///
 /// ```
-/// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
+/// use unisphere::{KdeKl, Kernel, Regularizer, ndarray::Array2};
 /// let d = 32;
-/// let mut kl = KdeKl::new(Kernel::heat(d, 2.0 / d as f64)?)?;
+/// let mut kl = KdeKl::heat(d)?; // the paper's t = 2/d; KdeKl::new(kernel) for any other
 /// let collapsed = Array2::<f64>::ones((8, d));
 /// assert!((kl.loss(collapsed.view())? - 1.0).abs() < 1e-12);
 /// assert!(KdeKl::new(Kernel::bandlimited(d, 2)?).is_err()); // can be negative
 /// // Below d = 19 only the raw scale exists:
 /// let small = Kernel::heat(3, 0.5)?;
 /// let ones = Array2::<f64>::ones((8, 3));
-/// assert!(KdeKl::new(small.clone())?.loss(ones.view()).is_err());
-/// let mut raw = KdeKl::raw(small)?; // or KdeKl::new(small)?.with_scale(Scale::Raw)
+/// assert!(KdeKl::new(small.clone()).is_err());
+/// let mut raw = KdeKl::raw(small)?;
 /// assert!(raw.loss(ones.view())?.is_finite());
 /// # Ok::<(), unisphere::Error>(())
 /// ```
@@ -168,12 +168,33 @@ fn half_angle(c: f64) -> f64 {
 
 impl KdeKl {
     /// KDE-KL with `kernel`, on the paper scale, which is defined for `d >= 19`
-    /// (below, every call is an error that names the raw scale: use
-    /// [`KdeKl::raw`] or `.with_scale(Scale::Raw)`). The kernel must be positive:
-    /// heat kernels are; bandlimited kernels are refused; custom kernels are checked
-    /// on a fine grid of `[-1, 1]`.
+    /// (below, an error that names the raw scale: use [`KdeKl::raw`]). The kernel
+    /// must be positive: heat kernels are; bandlimited kernels are refused; custom
+    /// kernels are checked on a fine grid of `[-1, 1]`.
+    ///
+    /// ```
+    /// use unisphere::{KdeKl, Kernel};
+    /// assert!(KdeKl::new(Kernel::heat(32, 2.0 / 32.0)?).is_ok());
+    /// assert!(KdeKl::new(Kernel::heat(8, 0.25)?).is_err()); // d < 19: KdeKl::raw
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
     pub fn new(kernel: Kernel) -> Result<Self> {
         Self::with_kernel(kernel, Scale::Paper)
+    }
+
+    /// The paper's setting in dimension `d`: the heat kernel at `t = 2/d`, on the
+    /// paper scale (`d >= 19`; below, [`KdeKl::raw`] of `Kernel::heat(d, 2.0 / d)`).
+    ///
+    /// ```
+    /// use unisphere::{KdeKl, Kernel, Regularizer, ndarray::Array2};
+    /// let d = 64;
+    /// let mut kl = KdeKl::heat(d)?;
+    /// assert_eq!(kl.kernel().kind(), unisphere::KernelKind::Heat { t: 2.0 / d as f64 });
+    /// assert!((kl.loss(Array2::<f32>::ones((8, d)).view())? - 1.0).abs() < 1e-6); // collapse
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn heat(d: usize) -> Result<Self> {
+        Self::new(Kernel::heat(d, 2.0 / d as f64)?)
     }
 
     /// KDE-KL with `kernel` on the raw scale (any `d >= 2`): the KL estimate `A + ln Z`.
@@ -182,7 +203,7 @@ impl KdeKl {
     /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
     /// let kernel = Kernel::heat(32, 2.0 / 32.0)?;
     /// let mut a = KdeKl::raw(kernel.clone())?;
-    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw); // the same objective
+    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw)?; // the same objective
     /// let z = Array2::from_shape_fn((16, 32), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
     /// assert_eq!(a.loss(z.view())?, b.loss(z.view())?);
     /// # Ok::<(), unisphere::Error>(())
@@ -191,8 +212,9 @@ impl KdeKl {
         Self::with_kernel(kernel, Scale::Raw)
     }
 
-    /// Checks the kernel's positivity and builds the profile.
+    /// Checks the scale and the kernel's positivity and builds the profile.
     fn with_kernel(kernel: Kernel, scale: Scale) -> Result<Self> {
+        check_scale(kernel.dim(), scale)?;
         let smallest = match kernel.kind() {
             // Heat kernels decrease with the angle: the smallest value is phi(-1).
             KernelKind::Heat { .. } => kernel.ln_eval(-1.0),
@@ -228,22 +250,22 @@ impl KdeKl {
         })
     }
 
-    /// The same objective on another scale ([`Scale::Paper`] with `d < 19` makes
-    /// every call an error, as SPEC section 6's builder chain keeps this infallible;
-    /// [`KdeKl::raw`] is the raw scale directly).
+    /// The same objective on another scale; an error for [`Scale::Paper`] with
+    /// `d < 19`, where it is not defined.
     ///
     /// ```
     /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
     /// let z = Array2::from_shape_fn((16, 8), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
-    /// let mut paper = KdeKl::new(Kernel::heat(8, 0.25)?)?; // d < 19: no paper scale
-    /// assert!(paper.loss(z.view()).is_err());
-    /// let mut raw = paper.with_scale(Scale::Raw);
+    /// let raw = KdeKl::raw(Kernel::heat(8, 0.25)?)?;
+    /// assert!(raw.clone().with_scale(Scale::Paper).is_err()); // d < 19: no paper scale
+    /// let mut raw = raw.with_scale(Scale::Raw)?;
     /// assert!(raw.loss(z.view()).is_ok());
     /// # Ok::<(), unisphere::Error>(())
     /// ```
-    pub fn with_scale(mut self, scale: Scale) -> Self {
+    pub fn with_scale(mut self, scale: Scale) -> Result<Self> {
+        check_scale(self.kernel.dim(), scale)?;
         self.scale = scale;
-        self
+        Ok(self)
     }
 
     /// The kernel.

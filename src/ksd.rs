@@ -37,6 +37,20 @@ impl Ksd {
         }))
     }
 
+    /// The paper's setting in dimension `d`: the heat kernel at `t = 5/d`, on the
+    /// paper scale.
+    ///
+    /// ```
+    /// use unisphere::{Ksd, Kernel, KernelKind, Regularizer, ndarray::Array2};
+    /// let mut reg = Ksd::heat(64)?; // Ksd::new(Kernel::heat(64, 5.0 / 64.0)?)
+    /// assert_eq!(reg.kernel().kind(), KernelKind::Heat { t: 5.0 / 64.0 });
+    /// assert!((reg.loss(Array2::<f64>::ones((8, 64)).view())? - 1.0).abs() < 1e-12);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn heat(d: usize) -> crate::Result<Self> {
+        Ok(Self::new(Kernel::heat(d, 5.0 / d as f64)?))
+    }
+
     /// The same objective on another scale.
     pub fn with_scale(mut self, scale: Scale) -> Self {
         self.0.scale = scale;

@@ -44,3 +44,27 @@ impl Projection for Gaussian {
 /// # Ok::<(), unisphere::Error>(())
 /// ```
 pub type Sigreg = Sliced<Gaussian>;
+
+impl Sliced<Gaussian> {
+    /// LeJEPA's settings, as its code draws them: 256 directions per call, seed 0,
+    /// the grid `T = 3` with 17 knots (lightly's `SIGReg` draws 1024 directions by
+    /// default; `Sigreg::new(1024, seed)` is that).
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Sigreg, ndarray::Array2};
+    /// let mut reg = Sigreg::lejepa(); // = Sigreg::default() = Sigreg::new(256, 0)?
+    /// let z = Array2::from_shape_fn((64, 8), |(i, j)| ((i * 13 + j * 7) % 17) as f32 / 4.0 - 2.0);
+    /// assert_eq!(reg.loss(z.view())?, Sigreg::new(256, 0)?.loss(z.view())?);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn lejepa() -> Self {
+        Self::new(256, 0).expect("256 slices are within the limits")
+    }
+}
+
+impl Default for Sliced<Gaussian> {
+    /// [`Sigreg::lejepa`](Sliced::lejepa).
+    fn default() -> Self {
+        Self::lejepa()
+    }
+}

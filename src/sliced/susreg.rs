@@ -85,3 +85,26 @@ impl Sliced<SphereMarginal> {
         self
     }
 }
+
+impl Sliced<SphereMarginal> {
+    /// SPHERE-JEPA's settings: 1024 directions per call, seed 0, the grid `T = 3`
+    /// with 17 knots, the paper's target rule.
+    ///
+    /// ```
+    /// use unisphere::{Regularizer, Susreg, ndarray::Array2};
+    /// let mut reg = Susreg::sphere_jepa(); // = Susreg::default() = Susreg::new(1024, 0)?
+    /// let z = Array2::from_shape_fn((32, 16), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+    /// assert_eq!(reg.loss(z.view())?, Susreg::new(1024, 0)?.loss(z.view())?);
+    /// # Ok::<(), unisphere::Error>(())
+    /// ```
+    pub fn sphere_jepa() -> Self {
+        Self::new(1024, 0).expect("1024 slices are within the limits")
+    }
+}
+
+impl Default for Sliced<SphereMarginal> {
+    /// [`Susreg::sphere_jepa`](Sliced::sphere_jepa).
+    fn default() -> Self {
+        Self::sphere_jepa()
+    }
+}
