@@ -6,13 +6,18 @@
 //! Every `unisphere::Error` becomes a `ValueError` carrying the same message, and
 //! the GIL is released while the crate computes.
 
+mod plan;
+
 use numpy::{
-    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::time::Instant;
+use unisphere::plan::Planned;
+use unisphere::shard::{Exchange, Shard, Sharded};
 use unisphere::uniformity::{PValueMethod, UniformityTest};
 use unisphere::{Regularizer, Scale};
 
@@ -54,9 +59,80 @@ fn rows<'py>(z: &Bound<'py, PyAny>) -> PyResult<Rows<'py>> {
     )))
 }
 
-/// An objective of the crate for both input types.
-trait Objective: Regularizer<f32> + Regularizer<f64> + Send {}
-impl<T: Regularizer<f32> + Regularizer<f64> + Send> Objective for T {}
+/// An objective of the crate for both input types, sharded or not, with its plan.
+trait Objective:
+    Regularizer<f32> + Regularizer<f64> + Sharded<f32> + Sharded<f64> + Planned + Send
+{
+}
+impl<T> Objective for T where
+    T: Regularizer<f32> + Regularizer<f64> + Sharded<f32> + Sharded<f64> + Planned + Send
+{
+}
+
+/// This rank's view of a sharded batch: all rows with its range, or its rows alone.
+fn shard_of<F: unisphere::Real>(
+    z: numpy::ndarray::ArrayView2<'_, F>,
+    range: Option<(usize, usize)>,
+) -> unisphere::Result<Shard<'_, F>> {
+    match range {
+        Some((start, end)) => Shard::new(z, start..end),
+        None => Ok(Shard::local(z)),
+    }
+}
+
+/// Phase 1 of the shard protocol: `(kind, numbers)` with kind `"nothing"`,
+/// `"gather_rows"` (all-gather the numbers, in rank order) or `"sum"` (all-reduce).
+fn shard_begin<'py, R: Objective>(
+    py: Python<'py>,
+    reg: &mut R,
+    z: &Bound<'py, PyAny>,
+    range: Option<(usize, usize)>,
+) -> PyResult<(&'static str, Bound<'py, PyArray1<f64>>)> {
+    let exchange = match rows(z)? {
+        Rows::F32(a) => {
+            let v = a.as_array();
+            py.detach(|| Sharded::<f32>::shard_begin(reg, &shard_of(v, range)?))
+        }
+        Rows::F64(a) => {
+            let v = a.as_array();
+            py.detach(|| Sharded::<f64>::shard_begin(reg, &shard_of(v, range)?))
+        }
+    }
+    .map_err(value_error)?;
+    let (kind, numbers) = match exchange {
+        Exchange::Nothing => ("nothing", Vec::new()),
+        Exchange::GatherRows(v) => ("gather_rows", v),
+        Exchange::Sum(v) => ("sum", v),
+    };
+    Ok((kind, PyArray1::from_vec(py, numbers)))
+}
+
+/// Phase 2 of the shard protocol: `(share, loss or None, gradient of this rank's rows)`.
+fn shard_finish<'py, R: Objective>(
+    py: Python<'py>,
+    reg: &mut R,
+    z: &Bound<'py, PyAny>,
+    range: Option<(usize, usize)>,
+    exchanged: PyReadonlyArray1<'py, f64>,
+) -> PyResult<(f64, Option<f64>, Bound<'py, PyAny>)> {
+    let exchanged = exchanged.as_slice()?;
+    Ok(match rows(z)? {
+        Rows::F32(a) => {
+            let v = a.as_array();
+            let r = py
+                .detach(|| Sharded::<f32>::shard_finish(reg, &shard_of(v, range)?, exchanged))
+                .map_err(value_error)?;
+            (r.share, r.loss, r.grad.into_pyarray(py).into_any())
+        }
+        Rows::F64(a) => {
+            let v = a.as_array();
+            let r = py
+                .detach(|| Sharded::<f64>::shard_finish(reg, &shard_of(v, range)?, exchanged))
+                .map_err(value_error)?;
+            (r.share, r.loss, r.grad.into_pyarray(py).into_any())
+        }
+    })
+}
 
 fn loss<R: Objective>(py: Python<'_>, reg: &mut R, z: &Bound<'_, PyAny>) -> PyResult<f64> {
     match rows(z)? {
@@ -284,6 +360,64 @@ macro_rules! objective_class {
                 time_direct(py, &mut self.inner, z, reps)
             }
 
+            /// The width its kernel fixes, or None where any width goes.
+            fn required_dim(&self) -> Option<usize> {
+                Planned::required_dim(&self.inner)
+            }
+
+            /// Whether rows are normalised onto the sphere (a zero row is an error).
+            fn on_sphere(&self) -> bool {
+                Planned::on_sphere(&self.inner)
+            }
+
+            /// What a device backend computes for the next call on rows of width `d`
+            /// with the norms `norms`: a dict (`unisphere::plan`). Sliced objectives
+            /// draw the call's directions here and advance their step.
+            fn plan<'py>(
+                &mut self,
+                py: Python<'py>,
+                d: usize,
+                norms: PyReadonlyArray1<'py, f64>,
+                gradient: bool,
+            ) -> PyResult<Bound<'py, PyDict>> {
+                let norms = norms.as_slice()?;
+                let p = self.inner.plan(d, norms, gradient).map_err(value_error)?;
+                plan::to_dict(py, &p)
+            }
+
+            /// Whether phase 1 of the shard protocol needs every rank's rows.
+            fn needs_all_rows(&self) -> bool {
+                Sharded::<f64>::needs_all_rows(&self.inner)
+            }
+
+            /// Phase 1 of the shard protocol on `z` (all rows with this rank's
+            /// `start..end`, or, with neither, this rank's rows alone):
+            /// `(kind, numbers)` to exchange.
+            #[pyo3(signature = (z, start = None, end = None))]
+            fn shard_begin<'py>(
+                &mut self,
+                py: Python<'py>,
+                z: &Bound<'py, PyAny>,
+                start: Option<usize>,
+                end: Option<usize>,
+            ) -> PyResult<(&'static str, Bound<'py, PyArray1<f64>>)> {
+                shard_begin(py, &mut self.inner, z, start.zip(end))
+            }
+
+            /// Phase 2: `(share, loss or None, gradient of this rank's rows)` from
+            /// the exchanged numbers.
+            #[pyo3(signature = (z, exchanged, start = None, end = None))]
+            fn shard_finish<'py>(
+                &mut self,
+                py: Python<'py>,
+                z: &Bound<'py, PyAny>,
+                exchanged: PyReadonlyArray1<'py, f64>,
+                start: Option<usize>,
+                end: Option<usize>,
+            ) -> PyResult<(f64, Option<f64>, Bound<'py, PyAny>)> {
+                shard_finish(py, &mut self.inner, z, start.zip(end), exchanged)
+            }
+
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
                 let f: fn(&Self, Python<'_>) -> PyResult<String> = $repr;
                 f(self, py)
@@ -297,7 +431,7 @@ macro_rules! objective_class {
 }
 
 macro_rules! kernel_objective {
-    ($ty:ident, $name:literal, $rust:ty, $make:expr, $doc:literal) => {
+    ($ty:ident, $name:literal, $rust:ty, $make:expr, $t_times_d:literal, $doc:literal) => {
         #[doc = $doc]
         #[pyclass(name = $name, module = "unisphere")]
         struct $ty {
@@ -334,6 +468,18 @@ macro_rules! kernel_objective {
                         inner,
                     })
                 }
+
+                #[doc = concat!(
+                            "The paper's setting in dimension `d`: the heat kernel at t = ",
+                            stringify!($t_times_d),
+                            "/d."
+                        )]
+                #[staticmethod]
+                #[pyo3(signature = (d, scale = "paper"))]
+                fn heat(py: Python<'_>, d: usize, scale: &str) -> PyResult<Self> {
+                    let kernel = PyKernel::build(KernelSpec::Heat(d, $t_times_d / d as f64))?;
+                    Self::new(Bound::new(py, kernel)?, scale)
+                }
             }
         );
     };
@@ -344,6 +490,7 @@ kernel_objective!(
     "Mmd",
     unisphere::Mmd,
     |k, s| Ok(unisphere::Mmd::new(k).with_scale(s)),
+    5.0,
     "Squared MMD to the uniform distribution on the sphere, `Mmd(kernel, scale=\"paper\")`.\n\n\
      Rows are normalised inside; the gradient is with respect to the rows given.\n\
      scale=\"paper\" puts total collapse at 1, \"raw\" gives the raw statistic."
@@ -353,6 +500,7 @@ kernel_objective!(
     "Ksd",
     unisphere::Ksd,
     |k, s| Ok(unisphere::Ksd::new(k).with_scale(s)),
+    5.0,
     "Kernel Stein discrepancy to the uniform distribution (Killing fields),\n\
      `Ksd(kernel, scale=\"paper\")`."
 );
@@ -364,39 +512,117 @@ kernel_objective!(
         Scale::Raw => unisphere::KdeKl::raw(k),
         Scale::Paper => unisphere::KdeKl::new(k),
     },
+    2.0,
     "Leave-one-out KDE estimate of the KL divergence to uniform (positive kernels),\n\
      `KdeKl(kernel, scale=\"paper\")`."
 );
 
+/// Fixed directions from a float64 array (rows normalised inside), if given.
+fn fixed_directions(
+    directions: Option<PyReadonlyArray2<'_, f64>>,
+) -> Option<numpy::ndarray::Array2<f64>> {
+    directions.map(|a| a.as_array().to_owned())
+}
+
 macro_rules! sliced_objective {
-    ($ty:ident, $name:literal, $rust:ty, $doc:literal) => {
+    ($ty:ident, $name:literal, $rust:ty, $slices:literal, $doc:literal, $extra:expr) => {
         #[doc = $doc]
         #[pyclass(name = $name, module = "unisphere")]
         struct $ty {
             slices: usize,
             seed: u64,
+            t_max: f64,
+            knots: usize,
+            directions: Option<numpy::ndarray::Array2<f64>>,
+            exact_target: Option<bool>,
             inner: $rust,
         }
 
         impl $ty {
             fn ctor_args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-                (self.slices, self.seed).into_pyobject(py)
+                let directions = self.directions.clone().map(|a| a.into_pyarray(py));
+                (
+                    self.slices,
+                    self.seed,
+                    self.t_max,
+                    self.knots,
+                    directions,
+                    self.exact_target,
+                    self.inner.step(),
+                )
+                    .into_pyobject(py)
             }
         }
 
         objective_class!(
             $ty,
             ctor_args,
-            |s, _| Ok(format!("{}({}, {})", $name, s.slices, s.seed)),
+            |s, _| Ok(format!(
+                "{}({}, {}, t_max={:?}, knots={}{}), step {}",
+                $name,
+                s.slices,
+                s.seed,
+                s.t_max,
+                s.knots,
+                if s.directions.is_some() {
+                    ", fixed directions"
+                } else {
+                    ""
+                },
+                s.inner.step()
+            )),
             {
                 #[new]
-                fn new(slices: usize, seed: u64) -> PyResult<Self> {
-                    let inner = <$rust>::new(slices, seed).map_err(value_error)?;
+                #[pyo3(signature = (
+                            slices = $slices, seed = 0, t_max = 3.0, knots = 17, directions = None,
+                            exact_target = None, step = 0
+                        ))]
+                #[allow(clippy::too_many_arguments)]
+                fn new(
+                    slices: usize,
+                    seed: u64,
+                    t_max: f64,
+                    knots: usize,
+                    directions: Option<PyReadonlyArray2<'_, f64>>,
+                    exact_target: Option<bool>,
+                    step: u64,
+                ) -> PyResult<Self> {
+                    let directions = fixed_directions(directions);
+                    let mut inner = <$rust>::new(slices, seed)
+                        .and_then(|r| r.with_grid(t_max, knots))
+                        .map_err(value_error)?;
+                    if let Some(a) = &directions {
+                        inner = inner.try_with_directions(a).map_err(value_error)?;
+                    }
+                    let with_target: fn($rust, Option<bool>) -> PyResult<$rust> = $extra;
+                    let inner = with_target(inner, exact_target)?.with_step(step);
                     Ok($ty {
                         slices,
                         seed,
+                        t_max,
+                        knots,
+                        directions,
+                        exact_target,
                         inner,
                     })
+                }
+
+                /// The number of calls that have drawn directions so far (the next
+                /// call draws with this step). Settable, to resume a run.
+                #[getter]
+                fn get_step(&self) -> u64 {
+                    self.inner.step()
+                }
+
+                #[setter]
+                fn set_step(&mut self, step: u64) {
+                    self.inner = self.inner.clone().with_step(step);
+                }
+
+                /// The seed of the direction stream.
+                #[getter]
+                fn seed(&self) -> u64 {
+                    self.seed
                 }
             }
         );
@@ -407,41 +633,71 @@ sliced_objective!(
     PySigreg,
     "Sigreg",
     unisphere::Sigreg,
-    "SIGReg (LeJEPA), `Sigreg(slices, seed)`: the sliced Epps-Pulley test of the raw\n\
-     rows against N(0, I), with `slices` fresh random directions per call drawn from\n\
-     a generator seeded with `seed`. A pickled copy restarts that stream at `seed`."
+    256,
+    "SIGReg (LeJEPA), `Sigreg(slices=256, seed=0, t_max=3.0, knots=17, directions=None)`:\n\
+     the sliced Epps-Pulley test of the raw rows against N(0, I), with `slices` fresh\n\
+     random directions per call from the `(seed, step)` stream (LeJEPA's code: 256), or\n\
+     fixed `directions` (M x d). `step` (settable) resumes a run; pickling keeps it.",
+    |r, exact: Option<bool>| match exact {
+        None => Ok(r),
+        Some(_) => Err(PyValueError::new_err(
+            "exact_target is SUSReg's: SIGReg's target is N(0, 1)",
+        )),
+    }
 );
 sliced_objective!(
     PySusreg,
     "Susreg",
     unisphere::Susreg,
-    "SUSReg (SPHERE-JEPA), `Susreg(slices, seed)`: the sliced test of the unit rows\n\
-     against the uniform marginal, fresh directions per call as in `Sigreg`. A\n\
-     pickled copy restarts the direction stream at `seed`."
+    1024,
+    "SUSReg (SPHERE-JEPA), `Susreg(slices=1024, seed=0, t_max=3.0, knots=17,\n\
+     directions=None, exact_target=None)`: the sliced test of the unit rows against\n\
+     the uniform marginal (N(0, 1) above d = 256 unless exact_target=True), directions\n\
+     as in `Sigreg`.",
+    |r: unisphere::Susreg, exact: Option<bool>| Ok(match exact {
+        Some(e) => r.with_exact_target(e),
+        None => r,
+    })
 );
 
 macro_rules! integrated_objective {
-    ($ty:ident, $name:literal, $rust:ty, $doc:literal) => {
+    ($ty:ident, $name:literal, $rust:ty, $doc:literal, $extra:expr) => {
         #[doc = $doc]
         #[pyclass(name = $name, module = "unisphere")]
         struct $ty {
+            t_max: f64,
+            knots: usize,
+            exact_target: Option<bool>,
             inner: $rust,
         }
 
         impl $ty {
             fn ctor_args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-                Ok(PyTuple::empty(py))
+                (self.t_max, self.knots, self.exact_target).into_pyobject(py)
             }
         }
 
-        objective_class!($ty, ctor_args, |_, _| Ok(format!("{}()", $name)), {
-            #[new]
-            fn new() -> Self {
-                $ty {
-                    inner: <$rust>::new(),
+        objective_class!(
+            $ty,
+            ctor_args,
+            |s, _| Ok(format!("{}(t_max={:?}, knots={})", $name, s.t_max, s.knots)),
+            {
+                #[new]
+                #[pyo3(signature = (t_max = 3.0, knots = 17, exact_target = None))]
+                fn new(t_max: f64, knots: usize, exact_target: Option<bool>) -> PyResult<Self> {
+                    let inner = <$rust>::new()
+                        .with_grid(t_max, knots)
+                        .map_err(value_error)?;
+                    let with_target: fn($rust, Option<bool>) -> PyResult<$rust> = $extra;
+                    Ok($ty {
+                        t_max,
+                        knots,
+                        exact_target,
+                        inner: with_target(inner, exact_target)?,
+                    })
                 }
             }
-        });
+        );
     };
 }
 
@@ -449,13 +705,25 @@ integrated_objective!(
     PySigregIntegrated,
     "SigregIntegrated",
     unisphere::SigregIntegrated,
-    "SIGReg's exact expectation over random directions: deterministic."
+    "SIGReg's exact expectation over random directions, deterministic:\n\
+     `SigregIntegrated(t_max=3.0, knots=17)`.",
+    |r, exact: Option<bool>| match exact {
+        None => Ok(r),
+        Some(_) => Err(PyValueError::new_err(
+            "exact_target is SUSReg's: SIGReg's target is N(0, 1)",
+        )),
+    }
 );
 integrated_objective!(
     PySusregIntegrated,
     "SusregIntegrated",
     unisphere::SusregIntegrated,
-    "SUSReg's exact expectation over random directions: deterministic."
+    "SUSReg's exact expectation over random directions, deterministic:\n\
+     `SusregIntegrated(t_max=3.0, knots=17, exact_target=None)`.",
+    |r: unisphere::SusregIntegrated, exact: Option<bool>| Ok(match exact {
+        Some(e) => r.with_exact_target(e),
+        None => r,
+    })
 );
 
 /// The test of uniformity named `name` with its parameters.

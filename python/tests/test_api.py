@@ -116,7 +116,7 @@ def test_objects_pickle():
         if isinstance(reg, unisphere.Kernel):
             assert copy.weights == reg.weights
             continue
-        # fresh objects on both sides: a sliced copy restarts its direction stream
+        # copies on both sides: a sliced copy keeps the step it was pickled at
         fresh = pickle.loads(pickle.dumps(reg))
         assert copy.loss(z) == fresh.loss(z)
         assert copy.name() == reg.name()

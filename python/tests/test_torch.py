@@ -48,10 +48,10 @@ def test_value_and_gradient_are_the_crates(device, dtype):
         z = unit_rows(100, d, dtype, seed=3).to(device)
         # a strided (transposed) tensor goes through unchanged
         zt = z.t().contiguous().t().requires_grad_()
+        twin = pickle.loads(pickle.dumps(reg))  # the same state (a sliced one's step too)
         loss = regularizer(reg)(zt)
         assert loss.dtype == dtype and loss.device.type == device and loss.dim() == 0
         (loss * 3.0).backward()
-        twin = pickle.loads(pickle.dumps(reg))  # same state as reg before the call above
         want, grad = twin.loss_and_grad(z.cpu().numpy())
         assert loss.item() == np.asarray(want, dtype=grad.dtype).item()
         assert zt.grad.dtype == dtype and zt.grad.device.type == device

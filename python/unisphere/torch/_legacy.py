@@ -1,4 +1,6 @@
-"""The objectives as PyTorch losses: ``regularizer(reg)`` is a ``torch.nn.Module``.
+"""A crate objective as a PyTorch loss: ``regularizer(reg)`` is a ``torch.nn.Module``
+(the first API of the package, kept; ``unisphere.torch.MMD`` and its siblings are
+the modules with the papers' defaults, views, devices and DDP).
 
 >>> import torch, unisphere
 >>> from unisphere.torch import regularizer
