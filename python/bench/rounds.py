@@ -3,9 +3,9 @@
 
 Each round runs the crate's `small_batch` example (heat MMD, t = 5/d, f32, loss and
 gradient; `--back-to-back`: median of --reps calls in a row per size, after 3 warm-up
-calls) and then the peer's own benchmark (`torch_peer.py bench --losses heat`: a
-fresh process per size, median of --peer-reps calls in a row after 3 warm-up calls),
-both on --threads threads, so that both sides are timed alike. The ratio of the two medians
+calls) and then the peer (`peer_losses.py --bench`: pure-torch heat MMD, a fresh
+process, median of --peer-reps calls in a row after 3 warm-up calls), both on
+--threads threads, so that both sides are timed alike. The ratio of the two medians
 is that round's speed-up. On a shared machine a neighbour's load can slow either side
 by half from one round to the next, so a single round's ratio is as much noise as
 speed; the summary gives, per size, the median speed-up over the rounds and its range.
@@ -13,7 +13,7 @@ speed; the summary gives, per size, the median speed-up over the rounds and its 
 Needs the release build of the example and a Python with torch for the peer:
 
   cargo build --release --example small_batch
-  python3 python/bench/rounds.py --rounds 7 --peer-python ~/.cache/unisphere-torch-peer/bin/python
+  python3 python/bench/rounds.py --rounds 7 --peer-python <a python with torch>
 """
 import argparse
 import os
@@ -46,12 +46,11 @@ def ours(binary, sizes, d, reps, threads):
 
 def peer(python, script, sizes, d, reps, threads):
     """The peer's median heat time (ms) per N."""
-    cmd = [python, script, "bench", "--N", *map(str, sizes), "--d", str(d), "--dtypes", "float32",
-           "--losses", "heat", "--reps", str(reps), "--threads", str(threads),
-           "--openblas-env", "asis"]
+    cmd = [python, script, "--bench", "--N", *map(str, sizes), "--d", str(d), "--reps", str(reps),
+           "--threads", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     times = {}
-    for m in re.finditer(r"^heat\s+N=\s*(\d+)\s.*?median\s+([0-9.]+) ms", out, re.M):
+    for m in re.finditer(r"^heat N=(\d+) d=\d+ median ([0-9.]+) ms", out, re.M):
         times[int(m.group(1))] = float(m.group(2))
     return times
 
@@ -65,8 +64,8 @@ def main():
     ap.add_argument("--reps", type=int, default=31, help="small_batch repetitions per size")
     ap.add_argument("--peer-reps", type=int, default=15, help="the peer's timed calls per size")
     ap.add_argument("--small-batch", default=str(REPO / "target" / "release" / "examples" / "small_batch"))
-    ap.add_argument("--peer", default=str(REPO.parent / "shared" / "bench" / "torch_peer.py"),
-                    help="the peer's torch_peer.py (default: ../shared/bench/ next to the repository)")
+    ap.add_argument("--peer", default=str(REPO / "python" / "bench" / "peer_losses.py"),
+                    help="the peer's script (default: python/bench/peer_losses.py)")
     ap.add_argument("--peer-python", default=sys.executable, help="a Python that has torch")
     args = ap.parse_args()
     print("# heat MMD, t = 5/d, d = %d, f32, loss + gradient, %d threads; load1 %.1f at start"
