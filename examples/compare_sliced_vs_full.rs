@@ -218,7 +218,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Box::new(move || {
                 let scale = if d >= 19 { Scale::Paper } else { Scale::Raw };
                 Ok(Box::new(
-                    KdeKl::raw(Kernel::heat(d, 2.0 / df)?)?.with_scale(scale)?,
+                    KdeKl::raw(Kernel::heat(d, 2.0 / df)?)?.with_scale(scale),
                 ))
             }),
         ),

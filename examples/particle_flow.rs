@@ -172,7 +172,7 @@ fn regularizers(d: usize) -> Result<Vec<Entry>, Error> {
             "KDE-KL heat t=2/d",
             RGBColor(130, 40, 170),
             Family::Full,
-            Box::new(KdeKl::raw(Kernel::heat(d, 2.0 / df)?)?.with_scale(kl_scale)?),
+            Box::new(KdeKl::raw(Kernel::heat(d, 2.0 / df)?)?.with_scale(kl_scale)),
         ),
     ])
 }

@@ -23,11 +23,12 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 ///   (0 for a perfectly uniform sample in the limit, `ln Z` at collapse);
 /// - paper scale ([`KdeKl::new`], [`KdeKl::heat`]): `(A - ln|S^{d-1}|) / (-ln|S^{d-1}|)`,
 ///   collapse = 1; defined only for `d >= 19` (below, `ln|S^{d-1}| > 0` flips the
-///   sign), so `KdeKl::new` refuses `d < 19` and [`KdeKl::raw`] is the constructor there.
+///   sign). [`KdeKl::raw`] is the constructor below `d = 19`.
 ///
-/// The scale is checked when the objective is built ([`KdeKl::new`],
-/// [`KdeKl::raw`], [`KdeKl::with_scale`]), never on a call: a `KdeKl` that exists can
-/// evaluate its scale.
+/// `KdeKl::new(kernel)?.with_scale(scale)` is the builder chain of the crate's other
+/// objectives, so `new` and `with_scale` accept the paper scale at any `d`; below
+/// `d = 19` every call then is an error that names [`Scale::Raw`]. [`KdeKl::heat`],
+/// the paper's setting, refuses `d < 19` when it is built.
 ///
 /// The gradient takes two passes of the pairwise engine (row sums `q_i`, then the
 /// weights `W_ij = phi'(c_ij)(1/q_i + 1/q_j)/(N(N-1))`). Up to N = 1329 rows (`2^20`
@@ -51,7 +52,8 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 /// // Below d = 19 only the raw scale exists:
 /// let small = Kernel::heat(3, 0.5)?;
 /// let ones = Array2::<f64>::ones((8, 3));
-/// assert!(KdeKl::new(small.clone()).is_err());
+/// assert!(KdeKl::new(small.clone())?.loss(ones.view()).is_err()); // names Scale::Raw
+/// assert!(KdeKl::heat(3).is_err());
 /// let mut raw = KdeKl::raw(small)?;
 /// assert!(raw.loss(ones.view())?.is_finite());
 /// # Ok::<(), unisphere::Error>(())
@@ -168,14 +170,19 @@ fn half_angle(c: f64) -> f64 {
 
 impl KdeKl {
     /// KDE-KL with `kernel`, on the paper scale, which is defined for `d >= 19`
-    /// (below, an error that names the raw scale: use [`KdeKl::raw`]). The kernel
-    /// must be positive: heat kernels are; bandlimited kernels are refused; custom
-    /// kernels are checked on a fine grid of `[-1, 1]`.
+    /// (below, every call is an error that names the raw scale: use
+    /// [`KdeKl::raw`] or `.with_scale(Scale::Raw)`). The kernel must be positive:
+    /// heat kernels are; bandlimited kernels are refused; custom kernels are checked
+    /// on a fine grid of `[-1, 1]`.
     ///
     /// ```
-    /// use unisphere::{KdeKl, Kernel};
-    /// assert!(KdeKl::new(Kernel::heat(32, 2.0 / 32.0)?).is_ok());
-    /// assert!(KdeKl::new(Kernel::heat(8, 0.25)?).is_err()); // d < 19: KdeKl::raw
+    /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
+    /// assert!(KdeKl::new(Kernel::bandlimited(32, 2)?).is_err()); // not positive
+    /// let z = Array2::from_shape_fn((16, 8), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
+    /// let mut paper = KdeKl::new(Kernel::heat(8, 0.25)?)?; // d < 19: no paper scale
+    /// assert!(paper.loss(z.view()).is_err());
+    /// let mut raw = paper.with_scale(Scale::Raw);
+    /// assert!(raw.loss(z.view()).is_ok());
     /// # Ok::<(), unisphere::Error>(())
     /// ```
     pub fn new(kernel: Kernel) -> Result<Self> {
@@ -194,6 +201,7 @@ impl KdeKl {
     /// # Ok::<(), unisphere::Error>(())
     /// ```
     pub fn heat(d: usize) -> Result<Self> {
+        check_scale(d, Scale::Paper)?;
         Self::new(Kernel::heat(d, 2.0 / d as f64)?)
     }
 
@@ -203,7 +211,7 @@ impl KdeKl {
     /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
     /// let kernel = Kernel::heat(32, 2.0 / 32.0)?;
     /// let mut a = KdeKl::raw(kernel.clone())?;
-    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw)?; // the same objective
+    /// let mut b = KdeKl::new(kernel)?.with_scale(Scale::Raw); // the same objective
     /// let z = Array2::from_shape_fn((16, 32), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
     /// assert_eq!(a.loss(z.view())?, b.loss(z.view())?);
     /// # Ok::<(), unisphere::Error>(())
@@ -212,9 +220,8 @@ impl KdeKl {
         Self::with_kernel(kernel, Scale::Raw)
     }
 
-    /// Checks the scale and the kernel's positivity and builds the profile.
+    /// Checks the kernel's positivity and builds the profile.
     fn with_kernel(kernel: Kernel, scale: Scale) -> Result<Self> {
-        check_scale(kernel.dim(), scale)?;
         let smallest = match kernel.kind() {
             // Heat kernels decrease with the angle: the smallest value is phi(-1).
             KernelKind::Heat { .. } => kernel.ln_eval(-1.0),
@@ -250,22 +257,22 @@ impl KdeKl {
         })
     }
 
-    /// The same objective on another scale; an error for [`Scale::Paper`] with
-    /// `d < 19`, where it is not defined.
+    /// The same objective on another scale ([`Scale::Paper`] with `d < 19` makes
+    /// every call an error that names the raw scale, as this builder is infallible
+    /// like the other objectives'; [`KdeKl::raw`] is the raw scale directly).
     ///
     /// ```
     /// use unisphere::{KdeKl, Kernel, Regularizer, Scale, ndarray::Array2};
     /// let z = Array2::from_shape_fn((16, 8), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
     /// let raw = KdeKl::raw(Kernel::heat(8, 0.25)?)?;
-    /// assert!(raw.clone().with_scale(Scale::Paper).is_err()); // d < 19: no paper scale
-    /// let mut raw = raw.with_scale(Scale::Raw)?;
+    /// assert!(raw.clone().with_scale(Scale::Paper).loss(z.view()).is_err()); // d < 19
+    /// let mut raw = raw.with_scale(Scale::Raw);
     /// assert!(raw.loss(z.view()).is_ok());
     /// # Ok::<(), unisphere::Error>(())
     /// ```
-    pub fn with_scale(mut self, scale: Scale) -> Result<Self> {
-        check_scale(self.kernel.dim(), scale)?;
+    pub fn with_scale(mut self, scale: Scale) -> Self {
         self.scale = scale;
-        Ok(self)
+        self
     }
 
     /// The kernel.

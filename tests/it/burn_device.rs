@@ -105,7 +105,7 @@ fn every_objective(n: usize, d: usize, seed: u64, block: Option<usize>) -> TestR
     check(Ksd::new(Kernel::heat(d, 5.0 / df)?), &z, block)?;
     let kl = KdeKl::raw(Kernel::heat(d, 2.0 / df)?)?;
     check(
-        kl.with_scale(if d < 19 { Scale::Raw } else { Scale::Paper })?,
+        kl.with_scale(if d < 19 { Scale::Raw } else { Scale::Paper }),
         &z,
         block,
     )?;

@@ -242,23 +242,27 @@ fn bad_input_is_an_error() {
     assert!(err.to_string().contains("positive kernel"), "{err}");
     let positive = Kernel::from_weights(5, &[1.0, 0.1]).unwrap(); // (1 + 0.5 c)/1.5 > 0
     assert!(KdeKl::raw(positive).is_ok());
-    // Below d = 19 the paper scale is an error where it is chosen, naming the raw
-    // scale; the raw scale works, built directly or by with_scale.
+    // Below d = 19 the paper scale is an error on every call that names the raw
+    // scale (the builder chain stays infallible), and KdeKl::heat refuses it when
+    // built; the raw scale works, built directly or by with_scale.
     let z6 = gaussian(4, 6, 2);
-    let err = KdeKl::new(Kernel::heat(6, 0.2).unwrap()).unwrap_err();
+    let mut paper = KdeKl::new(Kernel::heat(6, 0.2).unwrap()).unwrap();
+    let err = paper.loss(z6.view()).unwrap_err();
+    assert!(err.to_string().contains("Scale::Raw"), "{err}");
+    let err = KdeKl::heat(6).unwrap_err();
     assert!(err.to_string().contains("Scale::Raw"), "{err}");
     let mut kl = KdeKl::raw(Kernel::heat(6, 0.2).unwrap()).unwrap();
-    let mut also_raw = kl.clone().with_scale(Scale::Raw).unwrap();
+    let mut also_raw = paper.with_scale(Scale::Raw);
     assert_eq!(
         kl.loss(z6.view()).unwrap(),
         also_raw.loss(z6.view()).unwrap()
     );
-    let err = kl.with_scale(Scale::Paper).unwrap_err();
+    let err = kl.with_scale(Scale::Paper).loss(z6.view()).unwrap_err();
     assert!(err.to_string().contains("Scale::Raw"), "{err}");
     // From d = 19 on both scales exist, whichever constructor.
     let k19 = Kernel::heat(19, 0.1).unwrap();
     let mut paper = KdeKl::new(k19.clone()).unwrap();
-    let mut also_paper = KdeKl::raw(k19).unwrap().with_scale(Scale::Paper).unwrap();
+    let mut also_paper = KdeKl::raw(k19).unwrap().with_scale(Scale::Paper);
     let z19 = gaussian(6, 19, 3);
     assert_eq!(paper.loss(z19.view()), also_paper.loss(z19.view()));
     // Antipodal pair far beyond a very narrow kernel: a finite loss and gradient, not

@@ -127,7 +127,7 @@ proptest! {
             exercise(&mut mmd, &z);
             let _ = gradient_variance(&mut mmd, z.view(), draws);
             exercise(&mut Ksd::new(k.clone()).with_scale(scale), &z);
-            if let Ok(mut kl) = KdeKl::raw(k).and_then(|kl| kl.with_scale(scale)) {
+            if let Ok(mut kl) = KdeKl::raw(k).map(|kl| kl.with_scale(scale)) {
                 exercise(&mut kl, &z);
             }
         }
