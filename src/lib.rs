@@ -1,31 +1,81 @@
 //! # unisphere
 //!
 //! Uniformity regularizers on the unit hypersphere for self-supervised learning.
+//! An encoder trained only to make two views of an input agree collapses unless its
+//! embeddings are pushed to spread over the sphere. This crate computes that push:
+//! the paper's deterministic objectives (MMD, KSD and KDE-KL with zonal heat and
+//! bandlimited kernels), LeJEPA's SIGReg and SPHERE-JEPA's SUSReg, which project on
+//! random directions, and their integrated twins, which average the directions out
+//! exactly. Every objective takes an `N x d` batch (`f32` or `f64`, in `ndarray`)
+//! and returns its loss and its exact, analytic gradient, through one tiled,
+//! multithreaded pairwise engine in `O(N d)` memory. Tests of uniformity with
+//! p-values, sharded evaluation across processes, and adapters for candle, burn and
+//! PyTorch come with it.
 //!
-//! Sliced regularizers (SIGReg, SUSReg) project embeddings onto random directions
-//! and run a 1-D test, which puts projection noise into every gradient. Integrating
-//! the directions out gives a deterministic kernel discrepancy. This crate provides,
-//! behind one [`Regularizer`] trait:
-//!
-//! - zonal kernels on `S^{d-1}` built from Gegenbauer series ([`Kernel`]): heat,
-//!   bandlimited and custom spectral filters, any `d >= 2`;
-//! - the deterministic objectives [`Mmd`], [`Ksd`] and [`KdeKl`], each with its exact,
-//!   analytic gradient;
-//! - the sliced baselines [`Sigreg`] (LeJEPA) and [`Susreg`] (SPHERE-JEPA) and their
-//!   integrated, deterministic twins [`SigregIntegrated`] and [`SusregIntegrated`];
-//! - one tiled, symmetric, multithreaded pairwise engine that does the `O(N^2)`
-//!   work for every objective in `O(N d)` memory.
+//! ## Quick start
 //!
 //! ```
-//! use unisphere::{Kernel, Mmd, Regularizer, ndarray::Array2};
-//! let d = 16;
-//! let z = Array2::from_shape_fn((64, d), |(i, j)| ((i * 31 + j * 17) % 13) as f32 - 6.0);
-//! let mut reg = Mmd::new(Kernel::heat(d, 5.0 / d as f64)?);
-//! let (loss, grad) = reg.loss_and_grad(z.view())?;
-//! assert!(loss > 0.0 && loss < 1.0);
-//! assert_eq!(grad.dim(), (64, d));
+//! use unisphere::{Mmd, Regularizer, ndarray::Array2};
+//!
+//! let (n, d) = (256, 32);
+//! let mut z = Array2::from_shape_fn((n, d), |(i, j)| if j == 0 { 4.0 } else { ((i * 31 + j * 17) % 13) as f32 / 6.0 - 1.0 });
+//! let mut reg = Mmd::heat(d)?;                    // the paper's heat kernel, t = 5/d
+//! let mut grad = Array2::<f32>::zeros((n, d));    // allocated once
+//! let first = reg.loss(z.view())?;                // a clustered start
+//! for _ in 0..10 {
+//!     grad.fill(0.0);                             // the task loss's gradient goes here
+//!     let loss = reg.loss_and_grad_into(z.view(), grad.view_mut(), 1.0)?;
+//!     assert!(loss <= 1.0);                       // paper scale: collapse = 1
+//!     z.scaled_add(-100.0, &grad);                // a plain gradient step
+//! }
+//! assert!(reg.loss(z.view())? < first);
 //! # Ok::<(), unisphere::Error>(())
 //! ```
+//!
+//! ## Objectives
+//!
+//! All implement [`Regularizer`] for `f32` and `f64` rows.
+//!
+//! - [`Mmd`]: the squared maximum mean discrepancy to the uniform distribution,
+//!   [`Mmd::heat`] for the paper's setting;
+//! - [`Ksd`]: the kernel Stein discrepancy to the uniform distribution,
+//!   [`Ksd::heat`];
+//! - [`KdeKl`]: the leave-one-out kernel-density estimate of the KL divergence to
+//!   the uniform distribution, [`KdeKl::heat`] (`d >= 19`; [`KdeKl::raw`] below);
+//! - [`Sigreg`]: LeJEPA's sliced test of the raw embeddings against `N(0, I)`,
+//!   [`Sigreg::lejepa`](sliced::Sliced::lejepa);
+//! - [`Susreg`]: SPHERE-JEPA's sliced test of the unit rows against the uniform
+//!   marginal, [`Susreg::sphere_jepa`](sliced::Sliced::sphere_jepa);
+//! - [`SigregIntegrated`], [`SusregIntegrated`]: their exact expectations over
+//!   random directions, deterministic.
+//!
+//! The kernels are [`Kernel`]s ([`kernel`]); tests of uniformity are in
+//! [`uniformity`], sharded evaluation in [`shard`], device plans in [`plan`], and
+//! gradient-variance measurements in [`diagnostics`].
+//!
+//! ## Guides
+//!
+//! - [`guide::choosing`]: choosing a regularizer, its loss scale and its weight;
+//! - [`guide::training_loops`]: gradient buffers, checkpoints, threads and errors;
+//! - [`guide::frameworks`]: candle, burn and PyTorch;
+//! - [`guide::distributed`]: the shard protocol, MPI and data-parallel gradients;
+//! - [`guide::numerics`]: accuracy guarantees and determinism;
+//! - [`guide::uniformity`]: tests of uniformity and their sphunif names.
+//!
+//! ## Cargo features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `candle` | [`unisphere::candle`](candle/index.html): a regularizer as a node of candle's autograd graph, for tensors on any device |
+//! | `burn` | [`unisphere::burn`](burn/index.html): a regularizer as a term of burn's autodiff graph, computed on the host or on the tensor's device |
+//! | `burn-cpu` | burn's CPU backend, autodiff and optimizers, for the crate's burn tests, doctests and examples |
+//! | `mpi` | `unisphere::mpi`: sharded evaluation over MPI (needs an MPI library and libclang) |
+//!
+//! No feature is on by default. The repository's `docs/` folder has the
+//! measurements behind the guides, each beside the command that reproduces it:
+//! `docs/benchmarks.md` (speed against a GEMM floor, the FMA peak and PyTorch
+//! implementations; gradient variance), `docs/ssl_study.md` (the regularizers in
+//! self-supervised training) and `docs/particle_flow.md`.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -44,6 +94,7 @@ pub mod candle;
 pub mod diagnostics;
 mod engine;
 mod error;
+pub mod guide;
 mod kdekl;
 pub mod kernel;
 mod ksd;
