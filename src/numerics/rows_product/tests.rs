@@ -98,13 +98,70 @@ fn short_slices_are_declined() {
     assert!(!rows_product(&square(&a[..3]), &mut [0.0; 4]));
 }
 
+/// The three products of a tile pair: a Gram tile, `W X` and `W^T X`, for tiles of
+/// `t` rows of `x` (`n x d`) and the `t x t` weights `w`.
+fn tile_products<'a>(
+    x: &'a [f32],
+    w: &'a [f32],
+    t: usize,
+    d: usize,
+) -> [(&'static str, Product<'a>); 3] {
+    let w_x = |a_strides| Product {
+        m: t,
+        n: d,
+        depth: t,
+        a: w,
+        a_strides,
+        b: x,
+        b_strides: (d, 1),
+        ldc: d,
+    };
+    [
+        (
+            "gram X_I X_J^T",
+            Product {
+                m: t,
+                n: t,
+                depth: d,
+                a: x,
+                a_strides: (d, 1),
+                b: &x[300 * d..],
+                b_strides: (1, d),
+                ldc: t,
+            },
+        ),
+        ("W X", w_x((t, 1))),
+        ("W^T X", w_x((1, t))),
+    ]
+}
+
+/// The same product as `tile_products(..)[case]` by matrixmultiply, into `c`.
+fn reference_product(case: usize, x: &[f32], w: &[f32], t: usize, d: usize, c: &mut [f32]) {
+    use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
+    let xs = ArrayView2::from_shape((x.len() / d, d), x).unwrap();
+    let ws = ArrayView2::from_shape((t, t), w).unwrap();
+    let cols = if case == 0 { t } else { d };
+    let mut cv = ArrayViewMut2::from_shape((t, cols), &mut c[..t * cols]).unwrap();
+    let rows = xs.slice(s![..t, ..]);
+    match case {
+        0 => general_mat_mul(
+            1.0,
+            &rows,
+            &xs.slice(s![300..300 + t, ..]).t(),
+            1.0,
+            &mut cv,
+        ),
+        1 => general_mat_mul(1.0, &ws, &rows, 1.0, &mut cv),
+        _ => general_mat_mul(1.0, &ws.t(), &rows, 1.0, &mut cv),
+    }
+}
+
 /// The kernel against matrixmultiply on the engine's shapes at N = 4096, d = 256
 /// (tiles of 256), single-threaded, interleaved, best of 7 rounds.
 /// `cargo test --release --lib rows_product::tests::speed -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn speed() {
-    use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
     let (t, d, n) = (256usize, 256usize, 4096usize);
     let x: Vec<f32> = (0..n * d)
         .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0)
@@ -112,54 +169,12 @@ fn speed() {
     let w: Vec<f32> = (0..t * t)
         .map(|v| ((v * 5 % 11) as f32 - 5.0) / 4.0)
         .collect();
-    let xs = ArrayView2::from_shape((n, d), &x[..]).unwrap();
-    let ws = ArrayView2::from_shape((t, t), &w[..]).unwrap();
-    let cases = [
-        (
-            "gram X_I X_J^T",
-            Product {
-                m: t,
-                n: t,
-                depth: d,
-                a: &x[..],
-                a_strides: (d, 1),
-                b: &x[300 * d..],
-                b_strides: (1, d),
-                ldc: t,
-            },
-        ),
-        (
-            "W X",
-            Product {
-                m: t,
-                n: d,
-                depth: t,
-                a: &w[..],
-                a_strides: (t, 1),
-                b: &x[..],
-                b_strides: (d, 1),
-                ldc: d,
-            },
-        ),
-        (
-            "W^T X",
-            Product {
-                m: t,
-                n: d,
-                depth: t,
-                a: &w[..],
-                a_strides: (1, t),
-                b: &x[..],
-                b_strides: (d, 1),
-                ldc: d,
-            },
-        ),
-    ];
+    let cases = tile_products(&x, &w, t, d);
     let mut best = [[f64::INFINITY; 2]; 3];
     let mut c = vec![0.0f32; t * t.max(d)];
+    let reps = 30;
     for _ in 0..7 {
         for (ci, (_, p)) in cases.iter().enumerate() {
-            let reps = 30;
             let s = std::time::Instant::now();
             for _ in 0..reps {
                 rows_product(p, &mut c);
@@ -167,20 +182,7 @@ fn speed() {
             best[ci][0] = best[ci][0].min(s.elapsed().as_secs_f64() / reps as f64);
             let s = std::time::Instant::now();
             for _ in 0..reps {
-                let mut cv = ArrayViewMut2::from_shape((p.m, p.n), &mut c[..p.m * p.n]).unwrap();
-                match ci {
-                    0 => general_mat_mul(
-                        1.0,
-                        &xs.slice(ndarray::s![..t, ..]),
-                        &xs.slice(ndarray::s![300..300 + t, ..]).t(),
-                        1.0,
-                        &mut cv,
-                    ),
-                    1 => general_mat_mul(1.0, &ws, &xs.slice(ndarray::s![..t, ..]), 1.0, &mut cv),
-                    _ => {
-                        general_mat_mul(1.0, &ws.t(), &xs.slice(ndarray::s![..t, ..]), 1.0, &mut cv)
-                    }
-                }
+                reference_product(ci, &x, &w, t, d, &mut c);
             }
             best[ci][1] = best[ci][1].min(s.elapsed().as_secs_f64() / reps as f64);
         }
