@@ -15,7 +15,6 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use std::time::Instant;
 use unisphere::plan::Planned;
 use unisphere::shard::{Exchange, Shard, Sharded};
 use unisphere::uniformity::{PValueMethod, UniformityTest};
@@ -167,40 +166,6 @@ fn loss_and_grad<'py, R: Objective>(
     })
 }
 
-/// Seconds per `loss_and_grad` call timed inside Rust (no Python in the loop): the
-/// benchmark's "crate called directly" column.
-fn time_direct<R: Objective>(
-    py: Python<'_>,
-    reg: &mut R,
-    z: &Bound<'_, PyAny>,
-    reps: usize,
-) -> PyResult<Vec<f64>> {
-    fn run<F: unisphere::Real, R: Regularizer<F>>(
-        reg: &mut R,
-        v: numpy::ndarray::ArrayView2<'_, F>,
-        reps: usize,
-    ) -> unisphere::Result<Vec<f64>> {
-        (0..reps)
-            .map(|_| {
-                let t0 = Instant::now();
-                reg.loss_and_grad(v)?;
-                Ok(t0.elapsed().as_secs_f64())
-            })
-            .collect()
-    }
-    match rows(z)? {
-        Rows::F32(a) => {
-            let v = a.as_array();
-            py.detach(|| run(reg, v, reps))
-        }
-        Rows::F64(a) => {
-            let v = a.as_array();
-            py.detach(|| run(reg, v, reps))
-        }
-    }
-    .map_err(value_error)
-}
-
 fn parse_scale(scale: &str) -> PyResult<Scale> {
     match scale {
         "paper" => Ok(Scale::Paper),
@@ -349,17 +314,6 @@ macro_rules! objective_class {
                 loss_and_grad(py, &mut self.inner, z)
             }
 
-            /// Seconds per `loss_and_grad` call, `reps` calls timed inside Rust
-            /// (used by `python/bench/peer.py` as the crate-direct reference).
-            fn _time_loss_and_grad(
-                &mut self,
-                py: Python<'_>,
-                z: &Bound<'_, PyAny>,
-                reps: usize,
-            ) -> PyResult<Vec<f64>> {
-                time_direct(py, &mut self.inner, z, reps)
-            }
-
             /// The width its kernel fixes, or None where any width goes.
             fn required_dim(&self) -> Option<usize> {
                 Planned::required_dim(&self.inner)
@@ -470,10 +424,10 @@ macro_rules! kernel_objective {
                 }
 
                 #[doc = concat!(
-                            "The paper's setting in dimension `d`: the heat kernel at t = ",
-                            stringify!($t_times_d),
-                            "/d."
-                        )]
+                                    "The paper's setting in dimension `d`: the heat kernel at t = ",
+                                    stringify!($t_times_d),
+                                    "/d."
+                                )]
                 #[staticmethod]
                 #[pyo3(signature = (d, scale = "paper"))]
                 fn heat(py: Python<'_>, d: usize, scale: &str) -> PyResult<Self> {

@@ -2,7 +2,8 @@
 
 The objectives of the Rust crate ``unisphere`` (built with PyO3). Each takes an
 ``N x d`` numpy array of float32 or float64 in any layout, normalises its rows onto
-the sphere inside (``Sigreg`` excepted: it works on raw rows) and returns
+the sphere inside (``Sigreg`` and ``SigregIntegrated`` excepted: they test raw rows
+against N(0, I)) and returns
 
 - ``loss(z)``: a Python float;
 - ``loss_and_grad(z)``: the float and the exact gradient with respect to ``z``,
@@ -10,18 +11,21 @@ the sphere inside (``Sigreg`` excepted: it works on raw rows) and returns
 
 Errors of the crate (NaN entries, zero rows, too few points, bad parameters)
 raise ``ValueError`` with the crate's message. The GIL is released while the crate
-computes. Objects pickle (they are rebuilt from their constructor arguments).
+computes. Objects pickle (they are rebuilt from their constructor arguments; a
+sliced objective keeps its step, so a copy draws what the original would draw next).
 
 >>> import numpy as np, unisphere
 >>> d = 64
->>> reg = unisphere.Mmd(unisphere.Kernel.heat(d, 5.0 / d))
+>>> reg = unisphere.Mmd.heat(d)  # the paper's t = 5/d; or Mmd(Kernel.heat(d, t))
 >>> z = np.random.default_rng(0).standard_normal((256, d)).astype(np.float32)
 >>> loss, grad = reg.loss_and_grad(z)
 >>> grad.dtype, grad.shape
 (dtype('float32'), (256, 64))
 
 ``unisphere.uniformity.test(name, z, **params)`` runs a test of uniformity with a
-p-value; ``unisphere.torch.regularizer(reg)`` is the objective as a torch module.
+p-value; ``unisphere.torch`` has the objectives as torch modules with the papers'
+defaults (``MMD``, ``KSD``, ``KDEKL``, ``SIGReg``, ``SUSReg`` and their
+``Integrated`` twins).
 """
 from ._unisphere import (
     Kernel,
