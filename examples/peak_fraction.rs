@@ -12,6 +12,7 @@
 //! RAYON_NUM_THREADS=2 cargo run --release --example peak_fraction
 //! RAYON_NUM_THREADS=2 cargo run --release --example peak_fraction -- --sizes 1024,4096 --rounds 5
 //! UNISPHERE_SIMD=avx2 cargo run --release --example peak_fraction   # the AVX2 path on an AVX-512 CPU
+//! cargo run --release --example peak_fraction -- --csv rounds.csv      # also append every round
 //! ```
 
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -150,6 +151,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut sizes, mut rounds, d) = (vec![1024usize, 4096], 5usize, 256usize);
+    let mut csv: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -158,17 +160,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sizes = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
             }
             "--rounds" => rounds = args.next().ok_or("--rounds needs a number")?.parse()?,
+            "--csv" => csv = Some(args.next().ok_or("--csv needs a file")?.into()),
             other => {
-                return Err(
-                    format!("unknown argument {other:?}; use [--sizes N,N] [--rounds K]").into(),
-                );
+                return Err(format!(
+                    "unknown argument {other:?}; use [--sizes N,N] [--rounds K] [--csv FILE]"
+                )
+                .into());
             }
         }
     }
     let (lanes, name) = isa();
+    let threads = rayon::current_num_threads();
+    let mut rows = String::new();
     println!(
-        "peak_fraction: heat MMD loss and gradient, f32, d = {d}, {} threads, {name} ({lanes} f32 lanes), {rounds} rounds",
-        rayon::current_num_threads()
+        "peak_fraction: heat MMD loss and gradient, f32, d = {d}, {threads} threads, {name} ({lanes} f32 lanes), {rounds} rounds"
     );
     println!(
         "| N | time (ms) | GFLOP/s (3 N^2 d) | FMA peak (GFLOP/s) | fraction of peak | best round |"
@@ -192,6 +197,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let t = start.elapsed().as_secs_f64() / calls as f64;
             let gflops = 3.0 * (n * n * d) as f64 / t / 1e9;
+            rows += &format!(
+                "{n},{d},{threads},{name},{},{:.4},{gflops:.3},{p:.3}\n",
+                times.len() + 1,
+                1e3 * t
+            );
             times.push(t);
             peaks.push(p);
             fractions.push(gflops / p);
@@ -208,6 +218,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * median(&mut fractions),
             100.0 * best
         );
+    }
+    if let Some(path) = csv {
+        use std::io::Write;
+        let new = !path.exists();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        if new {
+            writeln!(file, "n,d,threads,isa,round,ms,gflops,peak_gflops")?;
+        }
+        file.write_all(rows.as_bytes())?;
     }
     Ok(())
 }

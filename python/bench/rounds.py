@@ -13,7 +13,7 @@ speed; the summary gives, per size, the median speed-up over the rounds and its 
 Needs the release build of the example and a Python with torch for the peer:
 
   cargo build --release --example small_batch
-  python3 python/bench/rounds.py --rounds 7 --peer-python <a python with torch>
+  python3 python/bench/rounds.py --rounds 7 --peer-python <a python with torch> [--csv FILE]
 """
 import argparse
 import os
@@ -67,7 +67,15 @@ def main():
     ap.add_argument("--peer", default=str(REPO / "python" / "bench" / "peer_losses.py"),
                     help="the peer's script (default: python/bench/peer_losses.py)")
     ap.add_argument("--peer-python", default=sys.executable, help="a Python that has torch")
+    ap.add_argument("--csv", default=None,
+                    help="also append one row per round and size to this CSV file (round,n,d,threads,peer_ms,ours_ms)")
     args = ap.parse_args()
+    csv = None
+    if args.csv:
+        new = not Path(args.csv).exists()
+        csv = open(args.csv, "a")
+        if new:
+            csv.write("round,n,d,threads,peer_ms,ours_ms\n")
     print("# heat MMD, t = 5/d, d = %d, f32, loss + gradient, %d threads; load1 %.1f at start"
           % (args.d, args.threads, os.getloadavg()[0]))
     print("| round | time | " + " | ".join("N = %d: peer / ours (ms), speed-up" % n for n in args.N) + " |")
@@ -81,6 +89,9 @@ def main():
             s = theirs[n] / mine[n]
             speedups[n].append(s)
             cells.append("%.2f / %.3f, %.1fx" % (theirs[n], mine[n], s))
+            if csv:
+                csv.write("%d,%d,%d,%d,%.4f,%.4f\n" % (r, n, args.d, args.threads, theirs[n], mine[n]))
+                csv.flush()
         print("| %d | %s | %s |" % (r, time.strftime("%H:%M:%S"), " | ".join(cells)), flush=True)
     print("\n| N | median speed-up | range |")
     print("|---|---|---|")
