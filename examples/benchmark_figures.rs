@@ -79,6 +79,17 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(170, 60, 150),
 ];
 
+/// The label of the tick at `x` on an axis of one group per batch size (group `i`
+/// spans `i..i + 1`): `N = ...` at a group's centre, nothing elsewhere.
+fn group_label(x: f64, sizes: &[u64]) -> String {
+    let i = (x - 0.5).round();
+    if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 && (i as usize) < sizes.len() {
+        format!("N = {}", sizes[i as usize])
+    } else {
+        String::new()
+    }
+}
+
 /// Median time per side (rows) and batch size (groups of bars), log scale.
 fn cpu_table(dir: &Path) -> Res<()> {
     let rows = read_csv(&dir.join("cpu_table.csv"))?;
@@ -135,14 +146,7 @@ fn cpu_table(dir: &Path) -> Res<()> {
     chart
         .configure_mesh()
         .x_labels(sizes.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (x - 0.5).round();
-            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 && (i as usize) < sizes.len() {
-                format!("N = {}", sizes[i as usize])
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| group_label(*x, &sizes))
         .disable_x_mesh()
         .draw()?;
     let width = 0.8 / sides.len() as f64;
@@ -217,14 +221,7 @@ fn peer_rounds(dir: &Path) -> Res<()> {
     chart
         .configure_mesh()
         .x_labels(sizes.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (x - 0.5).round();
-            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 && (i as usize) < sizes.len() {
-                format!("N = {}", sizes[i as usize])
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| group_label(*x, &sizes))
         .disable_x_mesh()
         .draw()?;
     chart.draw_series(std::iter::once(PathElement::new(

@@ -2,6 +2,7 @@
 //! and gradients equal unisphere's bit for bit, finite differences through burn
 //! agree, bad input is an error, and burn's optimizer lowers the loss.
 
+use crate::common::every_regularizer;
 use burn::module::Param;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -9,29 +10,11 @@ use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 use unisphere::burn::regularize;
 use unisphere::ndarray::Array2;
-use unisphere::{
-    Error, KdeKl, Kernel, Ksd, Mmd, Regularizer, Sigreg, SigregIntegrated, Susreg, SusregIntegrated,
-};
+use unisphere::{Error, KdeKl, Kernel, Mmd, Regularizer, Sigreg, Susreg};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const D: usize = 24;
-
-/// A fresh instance of every kind of objective (sliced ones with a fixed seed, so
-/// two instances draw the same directions).
-fn regularizers() -> Vec<Box<dyn Regularizer<f32>>> {
-    let d = D as f64;
-    vec![
-        Box::new(Mmd::new(Kernel::heat(D, 5.0 / d).unwrap())),
-        Box::new(Mmd::new(Kernel::susreg_induced(D).unwrap())),
-        Box::new(Ksd::new(Kernel::heat(D, 5.0 / d).unwrap())),
-        Box::new(KdeKl::new(Kernel::heat(D, 2.0 / d).unwrap()).unwrap()),
-        Box::new(Sigreg::new(64, 11).unwrap()),
-        Box::new(Susreg::new(64, 11).unwrap()),
-        Box::new(SigregIntegrated::new()),
-        Box::new(SusregIntegrated::new()),
-    ]
-}
 
 /// Sliced objectives with per-call random directions (no fixed draw).
 fn draws_fresh_directions(name: &str) -> bool {
@@ -67,7 +50,7 @@ fn scalar(t: Tensor<1>) -> f32 {
 #[test]
 fn value_and_gradient_equal_loss_and_grad() -> TestResult {
     let z = gaussian(40, D, 1);
-    for (mut direct, mut through) in regularizers().into_iter().zip(regularizers()) {
+    for (mut direct, mut through) in every_regularizer(D).into_iter().zip(every_regularizer(D)) {
         let (loss, grad) = direct.loss_and_grad(z.view())?;
         let zt = to_tensor(&z, &device()).require_grad();
         let out = regularize(through.as_mut(), &zt)?;
@@ -109,7 +92,7 @@ fn finite_differences_through_burn_agree() -> TestResult {
     let dir = gaussian(k, D, 6);
     let dir = &dir / dir.iter().map(|v| v * v).sum::<f32>().sqrt();
     let slices = gaussian(64, D, 8).mapv(f64::from);
-    let mut regs = regularizers();
+    let mut regs = every_regularizer(D);
     regs.push(Box::new(Sigreg::new(64, 0)?.with_directions(slices.view())));
     regs.push(Box::new(Susreg::new(64, 0)?.with_directions(slices.view())));
     for mut reg in regs

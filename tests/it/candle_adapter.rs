@@ -1,31 +1,17 @@
 //! The candle adapter: values and gradients equal unisphere's, finite differences
 //! through candle agree, strided inputs are read correctly, bad input is an error.
 
+use crate::common::every_regularizer;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
 use unisphere::candle::regularize;
 use unisphere::ndarray::Array2;
-use unisphere::{KdeKl, Kernel, Ksd, Mmd, Regularizer, Sigreg, Susreg, SusregIntegrated};
+use unisphere::{KdeKl, Kernel, Mmd, Regularizer, Sigreg, Susreg};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const D: usize = 24;
-
-/// A fresh instance of every kind of objective (sliced ones with a fixed seed, so
-/// two instances draw the same directions).
-fn regularizers() -> Vec<Box<dyn Regularizer<f32>>> {
-    let d = D as f64;
-    vec![
-        Box::new(Mmd::new(Kernel::heat(D, 5.0 / d).unwrap())),
-        Box::new(Mmd::new(Kernel::susreg_induced(D).unwrap())),
-        Box::new(Ksd::new(Kernel::heat(D, 5.0 / d).unwrap())),
-        Box::new(KdeKl::new(Kernel::heat(D, 2.0 / d).unwrap()).unwrap()),
-        Box::new(Sigreg::new(64, 11).unwrap()),
-        Box::new(Susreg::new(64, 11).unwrap()),
-        Box::new(SusregIntegrated::new()),
-    ]
-}
 
 /// Sliced objectives with per-call random directions (no fixed draw).
 fn draws_fresh_directions(name: &str) -> bool {
@@ -50,7 +36,7 @@ fn to_array(t: &Tensor) -> candle_core::Result<Array2<f32>> {
 #[test]
 fn value_and_gradient_equal_loss_and_grad() -> TestResult {
     let z = gaussian(40, D, 1);
-    for (mut direct, mut through) in regularizers().into_iter().zip(regularizers()) {
+    for (mut direct, mut through) in every_regularizer(D).into_iter().zip(every_regularizer(D)) {
         let (loss, grad) = direct.loss_and_grad(z.view())?;
         let var = Var::from_tensor(&to_tensor(&z)?)?;
         let out = regularize(through.as_mut(), var.as_tensor())?;
@@ -119,7 +105,7 @@ fn finite_differences_through_candle_agree() -> TestResult {
     let dir = to_tensor(&gaussian(k, D, 6))?;
     let dir = (&dir / dir.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64)?;
     let slices = gaussian(64, D, 8).mapv(f64::from);
-    let mut regs = regularizers();
+    let mut regs = every_regularizer(D);
     regs.push(Box::new(
         Sigreg::new(64, 0)?.try_with_directions(slices.view())?,
     ));

@@ -218,3 +218,21 @@ pub fn gauss_legendre(n: usize) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// A fresh instance of every kind of objective for rows of width `d` (the sliced
+/// ones with a fixed seed, so two instances draw the same directions): the adapter
+/// tests run each through the framework and directly.
+#[cfg(any(feature = "candle", feature = "burn-cpu"))]
+pub fn every_regularizer(d: usize) -> Vec<Box<dyn unisphere::Regularizer<f32>>> {
+    use unisphere::{KdeKl, Kernel, Ksd, Mmd, Sigreg, SigregIntegrated, Susreg, SusregIntegrated};
+    vec![
+        Box::new(Mmd::heat(d).unwrap()),
+        Box::new(Mmd::new(Kernel::susreg_induced(d).unwrap())),
+        Box::new(Ksd::heat(d).unwrap()),
+        Box::new(KdeKl::heat(d).unwrap()),
+        Box::new(Sigreg::new(64, 11).unwrap()),
+        Box::new(Susreg::new(64, 11).unwrap()),
+        Box::new(SigregIntegrated::new()),
+        Box::new(SusregIntegrated::new()),
+    ]
+}
