@@ -5,9 +5,11 @@ use crate::common;
 
 use common::*;
 use ndarray::Array2;
-use unisphere::{KdeKl, Kernel, Ksd, Mmd, Regularizer, Scale, SigregIntegrated, SusregIntegrated};
+use unisphere::{
+    KdeKl, Kernel, Ksd, Mmd, Real, Regularizer, Scale, SigregIntegrated, SusregIntegrated,
+};
 
-fn objectives(d: usize) -> Vec<Box<dyn Regularizer<f64> + Send>> {
+fn objectives<F: Real>(d: usize) -> Vec<Box<dyn Regularizer<F> + Send>> {
     let df = d as f64;
     vec![
         Box::new(Mmd::new(Kernel::heat(d, 5.0 / df).unwrap())),
@@ -18,17 +20,32 @@ fn objectives(d: usize) -> Vec<Box<dyn Regularizer<f64> + Send>> {
     ]
 }
 
-fn run_with_threads(threads: usize, z: &Array2<f64>) -> Vec<(f64, Array2<f64>)> {
+fn run_with_threads<F: Real>(threads: usize, z: &Array2<F>) -> Vec<(f64, Array2<F>)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| {
-        objectives(z.ncols())
+        objectives::<F>(z.ncols())
             .into_iter()
             .map(|mut r| r.loss_and_grad(z.view()).unwrap())
             .collect()
     })
+}
+
+/// Every objective's loss and gradient on 1, 2 and 3 threads, compared bit for bit.
+fn assert_bit_identical_across_threads<F: Real>(z: &Array2<F>, bits: impl Fn(F) -> u64) {
+    let one = run_with_threads(1, z);
+    for threads in [2, 3] {
+        let other = run_with_threads(threads, z);
+        for (a, b) in one.iter().zip(&other) {
+            assert_eq!(a.0.to_bits(), b.0.to_bits(), "{threads} threads: loss");
+            assert!(
+                a.1.iter().zip(&b.1).all(|(&x, &y)| bits(x) == bits(y)),
+                "{threads} threads: gradient"
+            );
+        }
+    }
 }
 
 #[test]
@@ -36,23 +53,11 @@ fn results_are_bit_identical_for_one_and_two_threads() {
     // 700 rows = 3 tiles: several rounds of the schedule run in parallel; 700 x 48
     // entries: the rows are normalised (and gradients chained) in parallel blocks.
     let z = clustered(700, 48, 5, 0.4, 3);
-    let one = run_with_threads(1, &z);
-    let two = run_with_threads(2, &z);
-    let three = run_with_threads(3, &z);
-    for ((a, b), c) in one.iter().zip(&two).zip(&three) {
-        assert_eq!(a.0.to_bits(), b.0.to_bits());
-        assert_eq!(a.0.to_bits(), c.0.to_bits());
-        assert!(
-            a.1.iter()
-                .zip(&b.1)
-                .all(|(x, y)| x.to_bits() == y.to_bits())
-        );
-        assert!(
-            a.1.iter()
-                .zip(&c.1)
-                .all(|(x, y)| x.to_bits() == y.to_bits())
-        );
-    }
+    assert_bit_identical_across_threads(&z, f64::to_bits);
+    // f32 goes through the crate's SIMD tile products (AVX-512, AVX2 or NEON, as
+    // the CPU has them): the same bits on any thread count too.
+    let z32 = clustered(700, 64, 5, 0.4, 4).mapv(|v| v as f32);
+    assert_bit_identical_across_threads(&z32, |v: f32| u64::from(v.to_bits()));
 }
 
 #[test]
