@@ -303,16 +303,18 @@ impl Table {
     }
 
     /// [`Table::batch`] with fused multiply-adds, written out in vector registers:
-    /// the interval lookup four lanes at a time, and per lane the value's and the
-    /// slope's Horner chains side by side in one two-wide register, eight lanes
-    /// interleaved. Every operation is the one [`Table::locate`] and
-    /// `batch::<true>` perform, in the same order, so the results are bit-for-bit
-    /// theirs.
+    /// the interval lookup four lanes at a time, and the value's and the slope's
+    /// Horner chains of two lanes side by side in one four-wide register
+    /// (`[v, s, v', s']`), sixteen lanes interleaved (eight chains, enough to
+    /// cover the latency of two FMA units). Every operation is the one
+    /// [`Table::locate`] and `batch::<true>` perform, in the same order, so the
+    /// results are bit-for-bit theirs.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn eval_batch_avx2_fma(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
         use std::arch::x86_64::*;
-        const LANES: usize = 8;
+        const LANES: usize = 16;
+        const PAIRS: usize = LANES / 2;
         let n = x.len().min(values.len());
         let full = n - n % LANES;
         let (lo, hi) = (_mm256_set1_pd(self.lo), _mm256_set1_pd(self.hi));
@@ -322,10 +324,11 @@ impl Table {
         for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
             let start = chunk * LANES;
             let mut index = [0i32; LANES];
-            let mut t = [0.0f64; LANES];
-            for half in 0..2 {
-                let at = 4 * half;
-                // SAFETY: `xs` has LANES = 8 entries, so `at .. at + 4` is in bounds.
+            // Per pair of lanes, the local coordinates `[t, t, t', t']`.
+            let mut tl = [_mm256_setzero_pd(); PAIRS];
+            for group in 0..LANES / 4 {
+                let at = 4 * group;
+                // SAFETY: `xs` has LANES entries, so `at .. at + 4` is in bounds.
                 let xv = unsafe { _mm256_loadu_pd(xs.as_ptr().add(at)) };
                 // clamp(x, lo, hi), NaN kept: max/min return their second operand
                 // when either is NaN.
@@ -337,35 +340,44 @@ impl Table {
                 let i = _mm_max_epi32(_mm_min_epi32(i, last), zero);
                 let r = _mm256_sub_pd(u, _mm256_cvtepi32_pd(i));
                 let tv = _mm256_sub_pd(_mm256_add_pd(r, r), one);
-                // SAFETY: `index` and `t` have LANES entries; `at + 4 <= LANES`.
-                unsafe {
-                    _mm_storeu_si128(index.as_mut_ptr().add(at).cast(), i);
-                    _mm256_storeu_pd(t.as_mut_ptr().add(at), tv);
-                }
+                tl[2 * group] = _mm256_permute4x64_pd::<0b01_01_00_00>(tv);
+                tl[2 * group + 1] = _mm256_permute4x64_pd::<0b11_11_10_10>(tv);
+                // SAFETY: `index` has LANES entries; `at + 4 <= LANES`.
+                unsafe { _mm_storeu_si128(index.as_mut_ptr().add(at).cast(), i) };
             }
             let blk: [&[f64; 2 * NC]; LANES] =
                 std::array::from_fn(|l| &self.blocks[index[l] as usize]);
-            // SAFETY (every load below): offsets are below 2 NC, the block's length.
-            let coeffs = |l: usize, k: usize| unsafe { _mm_loadu_pd(blk[l].as_ptr().add(k)) };
-            let mut vs: [__m128d; LANES] = std::array::from_fn(|l| coeffs(l, 2 * NC - 2));
-            let tl: [__m128d; LANES] = std::array::from_fn(|l| _mm_set1_pd(t[l]));
+            // The coefficients of offset `k` (value's and slope's) of lanes 2p, 2p + 1.
+            let coeffs = |p: usize, k: usize| {
+                // SAFETY: offsets are below 2 NC - 1, so two f64 lie in each block.
+                unsafe {
+                    let low = _mm_loadu_pd(blk[2 * p].as_ptr().add(k));
+                    let high = _mm_loadu_pd(blk[2 * p + 1].as_ptr().add(k));
+                    _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(low), high)
+                }
+            };
+            let mut vs: [__m256d; PAIRS] = std::array::from_fn(|p| coeffs(p, 2 * NC - 2));
             for k in (0..NC - 1).rev() {
-                for l in 0..LANES {
-                    vs[l] = _mm_fmadd_pd(vs[l], tl[l], coeffs(l, 2 * k));
+                for p in 0..PAIRS {
+                    vs[p] = _mm256_fmadd_pd(vs[p], tl[p], coeffs(p, 2 * k));
                 }
             }
-            let mut pairs = [[0.0f64; 2]; LANES];
-            for l in 0..LANES {
-                // SAFETY: `pairs[l]` holds two f64.
-                unsafe { _mm_storeu_pd(pairs[l].as_mut_ptr(), vs[l]) };
+            // [v, s, v', s'] of two pairs into four values and four slopes, in order.
+            let mut v_out = [0.0f64; LANES];
+            let mut s_out = [0.0f64; LANES];
+            for q in 0..LANES / 4 {
+                let (a, b) = (vs[2 * q], vs[2 * q + 1]);
+                let v = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpacklo_pd(a, b));
+                let s = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpackhi_pd(a, b));
+                // SAFETY: the outputs have LANES entries; `4 q + 4 <= LANES`.
+                unsafe {
+                    _mm256_storeu_pd(v_out.as_mut_ptr().add(4 * q), v);
+                    _mm256_storeu_pd(s_out.as_mut_ptr().add(4 * q), s);
+                }
             }
-            for l in 0..LANES {
-                values[start + l] = pairs[l][0];
-            }
+            values[start..start + LANES].copy_from_slice(&v_out);
             if let Some(out) = slopes.as_deref_mut() {
-                for l in 0..LANES {
-                    out[start + l] = pairs[l][1];
-                }
+                out[start..start + LANES].copy_from_slice(&s_out);
             }
         }
         let rest = full..n;
