@@ -12,6 +12,8 @@ pub(crate) mod sealed {
         fn as_f32(s: &[Self]) -> Option<&[f32]>;
         /// `s` itself where the element type is `f32`, mutably.
         fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
+        /// `v` itself where the element type is `f32`, as a vector.
+        fn as_f32_vec(v: &mut Vec<Self>) -> Option<&mut Vec<f32>>;
     }
 
     impl Sealed for f32 {
@@ -23,6 +25,10 @@ pub(crate) mod sealed {
         fn as_f32_mut(s: &mut [f32]) -> Option<&mut [f32]> {
             Some(s)
         }
+        #[inline(always)]
+        fn as_f32_vec(v: &mut Vec<f32>) -> Option<&mut Vec<f32>> {
+            Some(v)
+        }
     }
 
     impl Sealed for f64 {
@@ -32,6 +38,10 @@ pub(crate) mod sealed {
         }
         #[inline(always)]
         fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+            None
+        }
+        #[inline(always)]
+        fn as_f32_vec(_: &mut Vec<f64>) -> Option<&mut Vec<f32>> {
             None
         }
     }

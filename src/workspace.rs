@@ -16,7 +16,7 @@ pub(crate) struct Buffers<G> {
     pub norms: Vec<f64>,
     /// The gradient accumulator (`N x d`).
     pub grad: Vec<G>,
-    /// The pairwise engine's column-major copy of the rows (`d x N`).
+    /// The pairwise engine's copy of the rows laid out for its products.
     pub columns: Vec<G>,
     /// The moment path's work in `f64`.
     pub moments: MomentBuffers,

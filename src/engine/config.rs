@@ -1,4 +1,4 @@
-//! The engine's sizes: rows per tile, and the largest column-major copy of the rows.
+//! The engine's sizes: rows per tile, and the largest copy of the rows.
 
 /// The most rows per tile.
 pub(crate) const TILE: usize = 256;
@@ -15,7 +15,7 @@ pub(crate) fn tile_rows(n: usize) -> usize {
     n.div_ceil(per_batch).next_power_of_two().clamp(32, TILE)
 }
 
-/// The most entries (`N d`) of a column-major copy of the rows
+/// The most entries (`N d`, padded) of a column-major or packed copy of the rows
 /// ([`PairRows::with_columns`](super::PairRows::with_columns)): 64 MiB in `f32`.
 /// Above it the Gram tiles' GEMMs gather from the rows instead, a cost that shrinks
 /// relative to the GEMMs' as the tiles grow.

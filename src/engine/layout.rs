@@ -1,5 +1,5 @@
 //! The engine's operands, laid out for its products: the rows and their
-//! column-major copy ([`PairRows`]), the weight tiles (also transposed for the
+//! column-major copy or packed panels ([`PairRows`]), the weight tiles (also transposed for the
 //! GEMM), and the two tile products every pass makes of them, the Gram tile
 //! `X_I X_J^T` and the weighted rows `W_IJ X_J` (or `W_IJ^T X_I`).
 //!
@@ -11,14 +11,17 @@
 //! values, and so every result, are the same either way. In `f32` where the CPU has
 //! the unpacked product ([`crate::numerics::rows_product`]), the products skip the
 //! GEMM: it reads the weights by broadcast with any strides (no transposed tiles,
-//! no packing), and the Gram tiles' `X_J^T` from the column copy. Its sums over `k`
+//! no packing), and the Gram tiles' `X_J^T` from the column copy (AVX-512), or
+//! reads both products' `B` from panels packed once per call ([`PackedRows`]:
+//! AVX2, NEON), where tile pairs would otherwise pack them again and again (the
+//! same values, so the same results). Its sums over `k`
 //! run in one piece, where the GEMM's are split into depth blocks for large `d`,
 //! so results then differ from the GEMM's in rounding only.
 
 use super::config::{COLUMN_COPY_MAX, tile_rows};
-use crate::numerics::transpose_f32;
 use crate::numerics::{
-    PARALLEL_ENTRIES, Product, has_rows_product, kernel, rows_product, transpose,
+    PANEL_WIDTH, PARALLEL_ENTRIES, PackedB, Product, has_rows_product, kernel, pack_panels,
+    packed_len, rows_product, transpose, transpose_f32,
 };
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
@@ -26,17 +29,54 @@ use rayon::prelude::*;
 use std::ops::Range;
 
 /// The rows the engine works on: `x` (`N x d`) and, if the caller made one, the same
-/// rows column-major (`columns` is `d x N` with `columns[[k, i]] = x[[i, k]]`).
+/// rows column-major (`columns` is `d x N` with `columns[[k, i]] = x[[i, k]]`), or
+/// packed for the packed `f32` kernels.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PairRows<'a, F> {
     pub x: ArrayView2<'a, F>,
     columns: Option<ArrayView2<'a, F>>,
+    packed: Option<PackedRows<'a>>,
 }
 
 impl<'a, F> From<ArrayView2<'a, F>> for PairRows<'a, F> {
     fn from(x: ArrayView2<'a, F>) -> Self {
-        PairRows { x, columns: None }
+        PairRows {
+            x,
+            columns: None,
+            packed: None,
+        }
     }
+}
+
+/// `f32` rows packed once per call as the packed kernels' `B` operands, so that no
+/// tile pair packs them again: `gram` is `X^T` in panels of [`PANEL_WIDTH`] rows of
+/// `X` (each `d` deep), for the Gram tiles' `X_J^T`; `rows` is `X` in panels of
+/// [`PANEL_WIDTH`] columns (each `N` deep), for `W_IJ X_J` and `W_IJ^T X_I`.
+#[derive(Debug, Clone, Copy)]
+struct PackedRows<'a> {
+    gram: &'a [f32],
+    rows: &'a [f32],
+}
+
+/// [`PackedRows`] of the `n x d` rows `x` written into `buf` (grown if needed),
+/// from a 64-byte boundary; `None` if they would have more than
+/// [`COLUMN_COPY_MAX`] entries each or cannot be allocated.
+fn pack_rows<'a>(
+    x: &[f32],
+    (n, d): (usize, usize),
+    buf: &'a mut Vec<f32>,
+) -> Option<PackedRows<'a>> {
+    let gram_len = packed_len(d, n).filter(|&l| l <= COLUMN_COPY_MAX)?;
+    let rows_len = packed_len(n, d).filter(|&l| l <= COLUMN_COPY_MAX)?;
+    let len = gram_len + rows_len + PANEL_WIDTH;
+    buf.try_reserve(len.saturating_sub(buf.len())).ok()?;
+    buf.resize(len, 0.0);
+    // Whole panel rows on cache lines (the kernels read them unaligned as well).
+    let skip = buf.as_ptr().align_offset(64).min(PANEL_WIDTH);
+    let (gram, rows) = buf[skip..skip + gram_len + rows_len].split_at_mut(gram_len);
+    pack_panels(x, (1, d), d, n, gram);
+    pack_panels(x, (d, 1), n, d, rows);
+    Some(PackedRows { gram, rows })
 }
 
 /// `src` (`r x c`, rows `ss` apart) transposed into `dst` (rows `ds` apart):
@@ -49,19 +89,26 @@ fn transpose_rows<F: Real>(src: &[F], ss: usize, shape: (usize, usize), dst: &mu
 }
 
 impl<'a, F: Real> PairRows<'a, F> {
-    /// The rows `x` with their column-major copy written into `buf` (grown if needed,
-    /// kept by the caller from call to call), or without one if the rows fit one
-    /// tile, or the copy would have more than [`COLUMN_COPY_MAX`] entries or cannot
-    /// be allocated.
+    /// The rows `x` with their column-major copy, or for the packed `f32` kernels
+    /// their packed panels ([`PackedRows`]), written into `buf` (grown if needed,
+    /// kept by the caller from call to call); without either if the rows fit one
+    /// tile (each operand is then packed once anyway), or the copy would have more
+    /// than [`COLUMN_COPY_MAX`] entries or cannot be allocated.
     pub fn with_columns(x: ArrayView2<'a, F>, buf: &'a mut Vec<F>) -> Self {
         let (n, d) = x.dim();
-        // One tile is packed once as each Gram operand: a copy would not pay. The
-        // packed f32 kernels pack the Gram tiles' X_J^T from the rows themselves.
-        let packed = x.as_slice().and_then(F::as_f32).is_some() && kernel().takes_any_b();
-        let Some(len) = n
-            .checked_mul(d)
-            .filter(|&len| !packed && n > tile_rows(n) && len <= COLUMN_COPY_MAX)
-        else {
+        if n <= tile_rows(n) {
+            return x.into();
+        }
+        let rows = x.to_slice().and_then(F::as_f32);
+        if let (Some(rows), true) = (rows, kernel().takes_any_b()) {
+            let packed = F::as_f32_vec(buf).and_then(|buf| pack_rows(rows, (n, d), buf));
+            return PairRows {
+                x,
+                columns: None,
+                packed,
+            };
+        }
+        let Some(len) = n.checked_mul(d).filter(|&len| len <= COLUMN_COPY_MAX) else {
             return x.into();
         };
         if buf.try_reserve(len.saturating_sub(buf.len())).is_err() {
@@ -82,6 +129,7 @@ impl<'a, F: Real> PairRows<'a, F> {
         PairRows {
             x,
             columns: Some(ArrayView2::from_shape((d, n), buf.as_slice()).expect("length is d x n")),
+            packed: None,
         }
     }
 
@@ -93,6 +141,7 @@ impl<'a, F: Real> PairRows<'a, F> {
         PairRows {
             x: self.x.reborrow(),
             columns: self.columns.map(|c| c.reborrow()),
+            packed: self.packed,
         }
     }
 
@@ -100,6 +149,12 @@ impl<'a, F: Real> PairRows<'a, F> {
     #[cfg(test)]
     pub fn has_columns(&self) -> bool {
         self.columns.is_some()
+    }
+
+    /// Whether the rows were packed for the packed kernels.
+    #[cfg(test)]
+    pub fn has_packed(&self) -> bool {
+        self.packed.is_some()
     }
 }
 
@@ -133,6 +188,7 @@ pub(super) enum Side<'w, F> {
 pub(super) struct Operands<'a, F> {
     pub x: ArrayView2<'a, F>,
     columns: Option<ArrayView2<'a, F>>,
+    packed: Option<PackedRows<'a>>,
     /// The products are the unpacked ones: `f32` rows, contiguous, on a CPU that
     /// has the product, and every gradient buffer contiguous.
     unpacked: bool,
@@ -148,6 +204,7 @@ impl<'a, F: Real> Operands<'a, F> {
         Operands {
             x: rows.x,
             columns: rows.columns,
+            packed: rows.packed.filter(|_| unpacked),
             unpacked,
         }
     }
@@ -200,6 +257,15 @@ impl<'a, F: Real> Operands<'a, F> {
             None if kernel().takes_any_b() => (&x[j0 * d..], (1, d)),
             None => return false,
         };
+        // Tile J's panels of `X^T`, where its first row starts a panel.
+        let packed_b = self.packed.and_then(|pk| {
+            let start = (j0 % PANEL_WIDTH == 0).then(|| j0 / PANEL_WIDTH * d * PANEL_WIDTH)?;
+            Some(PackedB {
+                panels: pk.gram.get(start..)?,
+                stride: d,
+                first: 0,
+            })
+        });
         for row in out.chunks_mut(ld).take(bi) {
             row[..bj].fill(0.0);
         }
@@ -212,6 +278,7 @@ impl<'a, F: Real> Operands<'a, F> {
             b,
             b_strides,
             ldc: ld,
+            packed_b,
         };
         rows_product(&product, out)
     }
@@ -284,6 +351,11 @@ impl<'a, F: Real> Operands<'a, F> {
             b: &x[first * d..],
             b_strides: (d, 1),
             ldc: d,
+            packed_b: self.packed.map(|pk| PackedB {
+                panels: pk.rows,
+                stride: self.x.nrows(),
+                first,
+            }),
         };
         rows_product(&product, c)
     }

@@ -6,8 +6,9 @@
 //! (`G_i = sum_j w_ij x_j`), for every row ([`RowSet::All`]) or for a range of rows
 //! against all ([`RowSet::Local`], a rank's rows in sharded evaluation). The term
 //! is evaluated a tile row at a time ([`PairTerm`]), so that evaluations can
-//! overlap. Memory is the input, the output, a column-major copy of the input
-//! (below 2^24 entries, in a buffer the caller keeps) and a few tiles per thread:
+//! overlap. Memory is the input, the output, a copy of the input laid out for the
+//! products (column-major, or for the packed `f32` kernels two packed copies;
+//! each below 2^24 entries, in a buffer the caller keeps) and a few tiles per thread:
 //! no `N x N` matrix is ever held.
 //!
 //! The rows are cut into tiles of [`tile_rows`] rows. Every tile pair computes its

@@ -249,6 +249,7 @@ fn column_copy_gives_the_same_results<F: Real>() {
         let with = PairRows::with_columns(x.view(), &mut buf);
         let packed = F::as_f32(&[]).is_some() && crate::numerics::kernel().takes_any_b();
         assert_eq!(with.has_columns(), !packed && n > tile_rows(n), "n={n}");
+        assert_eq!(with.has_packed(), packed && n > tile_rows(n), "n={n}");
         for diagonal in [true, false] {
             let req = every_sum(diagonal);
             let (mut g1, mut g2) = (Array2::<F>::zeros((n, d)), Array2::<F>::zeros((n, d)));
@@ -290,7 +291,8 @@ fn column_copy_gives_the_same_results_f64() {
 fn column_copy_is_skipped_above_its_size_limit() {
     let x = Array2::<f32>::zeros((COLUMN_COPY_MAX / 64 + 1, 64));
     let mut buf = Vec::new();
-    assert!(!PairRows::with_columns(x.view(), &mut buf).has_columns());
+    let rows = PairRows::with_columns(x.view(), &mut buf);
+    assert!(!rows.has_columns() && !rows.has_packed());
     assert!(buf.capacity() == 0);
 }
 

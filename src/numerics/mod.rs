@@ -17,7 +17,9 @@ pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
-pub(crate) use rows_product::{Product, has_rows_product, kernel, rows_product};
+pub(crate) use rows_product::{
+    PANEL_WIDTH, PackedB, Product, has_rows_product, kernel, pack_panels, packed_len, rows_product,
+};
 pub(crate) use transpose::{transpose, transpose_f32};
 pub(crate) use vectorized::vectorized;
 

@@ -1,8 +1,8 @@
 //! The packed kernel on AVX2 with FMA: each block of up to 6 rows by 16 columns
 //! of `C` (two 8-lane vectors per row, 12 accumulators) summed over a panel's
-//! depth in registers, `A` broadcast from memory, the panel's rows loaded aligned.
+//! depth in registers, `A` broadcast from memory.
 
-use super::{ARows, KC, MR, NR, Panel, Product, by_panels};
+use super::{ARows, KC, MR, NR, Product, by_panels};
 use std::arch::x86_64::*;
 
 /// `C += A B` by packed pieces of `A` and panels of `B`.
@@ -40,7 +40,7 @@ fn lanes(n: usize) -> __m256i {
 ///
 /// # Safety
 /// AVX2 and FMA must be present; `a` holds the block's rows (`ARows::holds`) and
-/// the panel `kc <= KC` rows; C's rows `i0 .. i0 + R`, columns `l0 .. l0 + cols`,
+/// the panel `kc <= KC` rows of `NR`; C's rows `i0 .. i0 + R`, columns `l0 .. l0 + cols`,
 /// lie within `c`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -48,22 +48,22 @@ unsafe fn block<const R: usize>(
     ldc: usize,
     c: &mut [f32],
     a: ARows<'_>,
-    panel: &Panel,
+    panel: &[f32],
     i0: usize,
     (l0, cols): (usize, usize),
     kc: usize,
 ) {
     debug_assert!(R <= MR && cols <= NR && kc <= KC && a.holds(R, kc));
+    debug_assert!(panel.len() >= kc * NR);
     let (rs, ks) = (a.rs, a.ks);
-    let (a, b) = (a.rows.as_ptr(), panel.0.as_ptr());
+    let (a, b) = (a.rows.as_ptr(), panel.as_ptr());
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for k in 0..kc {
-        // SAFETY: the panel holds kc rows of NR floats, 64-byte aligned; `a` the
-        // block's rows.
+        // SAFETY: the panel holds kc rows of NR floats; `a` the block's rows.
         unsafe {
             let (b0, b1) = (
-                _mm256_load_ps(b.add(k * NR)),
-                _mm256_load_ps(b.add(k * NR + 8)),
+                _mm256_loadu_ps(b.add(k * NR)),
+                _mm256_loadu_ps(b.add(k * NR + 8)),
             );
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let av = _mm256_broadcast_ss(&*a.add(r * rs + k * ks));

@@ -5,7 +5,8 @@
 //! - AVX-512F (x86-64, detected at run time): `B`'s rows read as they lie, no
 //!   packing (`avx512`);
 //! - AVX2 with FMA (x86-64, detected at run time) and NEON (aarch64, always):
-//!   `B` copied into panels of 16 columns by up to [`KC`] rows, each panel's
+//!   `B` copied into panels of 16 columns by up to [`KC`] rows (or read from
+//!   panels the caller packed once for many products: [`PackedB`]), each panel's
 //!   6 x 16 blocks of `C` summed in registers (`avx2`, `neon`); `A` read as it
 //!   lies where its rows are contiguous, else (a transposed tile) first copied
 //!   into groups of 6 rows, entries `k`-major.
@@ -47,6 +48,57 @@ pub(crate) struct Product<'a> {
     pub b_strides: (usize, usize),
     /// `C`'s row stride.
     pub ldc: usize,
+    /// `B` already in panels (the packed kernels then read it there), if the
+    /// caller packed it once for many products.
+    pub packed_b: Option<PackedB<'a>>,
+}
+
+/// `B` packed into panels as the packed kernels read it ([`pack_panels`]):
+/// the panel of the product's columns `j NR .. (j + 1) NR` holds its row `k` at
+/// `panels[(j stride + first + k) NR ..][..NR]`. Columns of a panel past the
+/// product's last column may hold anything: they are summed but never stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PackedB<'a> {
+    pub panels: &'a [f32],
+    /// Rows per panel.
+    pub stride: usize,
+    /// The product's first row of `B` in each panel.
+    pub first: usize,
+}
+
+/// Columns per panel of [`PackedB`].
+pub(crate) const PANEL_WIDTH: usize = NR;
+
+/// The entries [`pack_panels`] writes for `B` of `depth x n`.
+pub(crate) fn packed_len(depth: usize, n: usize) -> Option<usize> {
+    n.div_ceil(NR).checked_mul(depth)?.checked_mul(NR)
+}
+
+/// Packs `B` (`depth x n`, strides `b_strides`, every entry within `b`) into
+/// `out` ([`packed_len`] entries) as panels of [`PANEL_WIDTH`] columns, `depth` rows
+/// each, the columns past `n` zero: the [`PackedB`] of its products has stride
+/// `depth`. In parallel when large.
+pub(crate) fn pack_panels(
+    b: &[f32],
+    b_strides: (usize, usize),
+    depth: usize,
+    n: usize,
+    out: &mut [f32],
+) {
+    if depth == 0 || n == 0 {
+        return;
+    }
+    let pack = |(j, panel): (usize, &mut [f32])| {
+        let width = NR.min(n - j * NR);
+        pack_panel(b, b_strides, (0, depth), (j * NR, width), panel);
+    };
+    let out = &mut out[..n.div_ceil(NR) * depth * NR];
+    if out.len() >= super::PARALLEL_ENTRIES {
+        use rayon::prelude::*;
+        out.par_chunks_mut(depth * NR).enumerate().for_each(pack);
+    } else {
+        out.chunks_mut(depth * NR).enumerate().for_each(pack);
+    }
 }
 
 impl Product<'_> {
@@ -64,7 +116,17 @@ impl Product<'_> {
         let a_end = last(self.m, self.a_strides, self.depth);
         let b_end = last(self.depth, self.b_strides, self.n);
         let c_end = last(self.m, (self.ldc, 1), self.n);
-        matches!((a_end, b_end, c_end), (Some(a), Some(b), Some(c))
+        let packed_fits = self.packed_b.is_none_or(|pb| {
+            let last_row = ((self.n - 1) / NR)
+                .checked_mul(pb.stride)
+                .and_then(|r| r.checked_add(pb.first))
+                .and_then(|r| r.checked_add(self.depth));
+            last_row
+                .and_then(|rows| rows.checked_mul(NR))
+                .is_some_and(|len| len <= pb.panels.len())
+        });
+        packed_fits
+            && matches!((a_end, b_end, c_end), (Some(a), Some(b), Some(c))
             if a < self.a.len() && b < self.b.len() && c < c_len)
     }
 }
@@ -200,57 +262,64 @@ impl<'a> ARows<'a> {
 /// Columns of `B` per packed piece (16 panels: 256 KiB at the full depth).
 const NC: usize = 256;
 
-/// Copies `B`'s rows `k0 .. k0 + kc` and columns `l1 .. l1 + cols` (`cols <= NC`)
-/// into `panels` (panel `j` holds the columns `l1 + j NR ..`, row `k` at `k NR`),
-/// the columns past `cols` zero. `B` is read along its rows (or, taken by columns,
-/// along its columns) as they lie.
+/// Copies `B`'s rows `k0 .. k0 + kc` and columns `l0 .. l0 + width`
+/// (`width <= NR`) into `panel` (row `k` at `k NR`), the columns past `width` zero.
+/// `B` is read along its rows (or, taken by columns, along its columns) as they
+/// lie.
+fn pack_panel(
+    b: &[f32],
+    (brs, bcs): (usize, usize),
+    (k0, kc): (usize, usize),
+    (l0, width): (usize, usize),
+    panel: &mut [f32],
+) {
+    let first = l0 * bcs + k0 * brs;
+    let panel = &mut panel[..kc * NR];
+    if bcs == 1 {
+        for (k, row) in panel.chunks_exact_mut(NR).enumerate() {
+            row[..width].copy_from_slice(&b[first + k * brs..][..width]);
+            row[width..].fill(0.0);
+        }
+        return;
+    }
+    if brs == 1 {
+        // `B`'s columns are contiguous: the panel is a block of them transposed.
+        transpose_f32(&b[first..], bcs, (width, kc), panel, NR);
+    } else {
+        for l in 0..width {
+            for k in 0..kc {
+                panel[k * NR + l] = b[first + l * bcs + k * brs];
+            }
+        }
+    }
+    if width < NR {
+        for row in panel.chunks_exact_mut(NR) {
+            row[width..].fill(0.0);
+        }
+    }
+}
+
+/// Packs `B`'s rows `k0 .. k0 + kc` and columns `l1 .. l1 + cols` (`cols <= NC`)
+/// into `panels` (panel `j` holds the columns `l1 + j NR ..`).
 fn pack_b(
     p: &Product<'_>,
     (k0, kc): (usize, usize),
     (l1, cols): (usize, usize),
     panels: &mut Vec<Panel>,
 ) {
-    let (brs, bcs) = p.b_strides;
     let count = cols.div_ceil(NR);
     while panels.len() < count {
         panels.push(Panel([0.0; KC * NR]));
     }
-    if bcs == 1 {
-        for k in 0..kc {
-            let row = &p.b[(k0 + k) * brs + l1..][..cols];
-            for (j, chunk) in row.chunks(NR).enumerate() {
-                let out: &mut [f32; NR] = (&mut panels[j].0[k * NR..(k + 1) * NR])
-                    .try_into()
-                    .expect("NR entries");
-                match <&[f32; NR]>::try_from(chunk) {
-                    Ok(full) => *out = *full,
-                    Err(_) => {
-                        out[..chunk.len()].copy_from_slice(chunk);
-                        out[chunk.len()..].fill(0.0);
-                    }
-                }
-            }
-        }
-        return;
-    }
     for (j, panel) in panels.iter_mut().take(count).enumerate() {
-        let (l0, width) = (l1 + j * NR, NR.min(cols - j * NR));
-        let first = l0 * bcs + k0 * brs;
-        if brs == 1 {
-            // `B`'s columns are contiguous: the panel is a block of them transposed.
-            transpose_f32(&p.b[first..], bcs, (width, kc), &mut panel.0, NR);
-        } else {
-            for l in 0..width {
-                for k in 0..kc {
-                    panel.0[k * NR + l] = p.b[first + l * bcs + k * brs];
-                }
-            }
-        }
-        if width < NR {
-            for row in panel.0.chunks_exact_mut(NR).take(kc) {
-                row[width..].fill(0.0);
-            }
-        }
+        let width = NR.min(cols - j * NR);
+        pack_panel(
+            p.b,
+            p.b_strides,
+            (k0, kc),
+            (l1 + j * NR, width),
+            &mut panel.0,
+        );
     }
 }
 
@@ -304,12 +373,13 @@ thread_local! {
 
 /// The packed kernels' loops: `A` in pieces of [`MC`] rows by [`KC`] columns
 /// (packed unless its rows are contiguous), `B` in pieces of [`KC`] rows by [`NC`]
-/// columns, packed into panels of [`NR`] columns; each panel applied to every
+/// columns, packed into panels of [`NR`] columns (unless the caller packed it:
+/// [`Product::packed_b`]); each panel (`kc` rows of `NR`) applied to every
 /// group of up to [`MR`] rows of `A`'s piece by
 /// `block(its rows of A, panel, (i0, rows), (l0, cols), kc)`.
 fn by_panels(
     p: &Product<'_>,
-    mut block: impl FnMut(ARows<'_>, &Panel, (usize, usize), (usize, usize), usize),
+    mut block: impl FnMut(ARows<'_>, &[f32], (usize, usize), (usize, usize), usize),
 ) {
     let (ars, acs) = p.a_strides;
     SCRATCH.with_borrow_mut(|scratch| {
@@ -338,12 +408,21 @@ fn by_panels(
                 };
                 for l1 in (0..p.n).step_by(NC) {
                     let cols_piece = NC.min(p.n - l1);
-                    pack_b(p, (k0, kc), (l1, cols_piece), panels);
+                    if p.packed_b.is_none() {
+                        pack_b(p, (k0, kc), (l1, cols_piece), panels);
+                    }
                     for (j, l0) in (l1..l1 + cols_piece).step_by(NR).enumerate() {
                         let cols = NR.min(l1 + cols_piece - l0);
+                        let panel = match p.packed_b {
+                            Some(pb) => {
+                                let row = (l0 / NR) * pb.stride + pb.first + k0;
+                                &pb.panels[row * NR..(row + kc) * NR]
+                            }
+                            None => &panels[j].0[..kc * NR],
+                        };
                         for (g, i0) in (i1..i1 + rows_piece).step_by(MR).enumerate() {
                             let rows = MR.min(i1 + rows_piece - i0);
-                            block(rows_of(g, i0), &panels[j], (i0, rows), (l0, cols), kc);
+                            block(rows_of(g, i0), panel, (i0, rows), (l0, cols), kc);
                         }
                     }
                 }

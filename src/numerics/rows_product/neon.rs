@@ -2,7 +2,7 @@
 //! up to 6 rows by 16 columns of `C` (four 4-lane vectors per row, 24
 //! accumulators) summed over a panel's depth in registers, `A` broadcast.
 
-use super::{ARows, KC, MR, NR, Panel, Product, by_panels};
+use super::{ARows, KC, MR, NR, Product, by_panels};
 use std::arch::aarch64::*;
 
 /// `C += A B` by packed pieces of `A` and panels of `B`. `p` must fit `c`
@@ -26,7 +26,7 @@ fn block<const R: usize>(
     ldc: usize,
     c: &mut [f32],
     a: ARows<'_>,
-    panel: &Panel,
+    panel: &[f32],
     i0: usize,
     (l0, cols): (usize, usize),
     kc: usize,
@@ -36,7 +36,7 @@ fn block<const R: usize>(
     // reads or writes 4 floats of an array of NR = 16.
     let zero = unsafe { vdupq_n_f32(0.0) };
     let mut acc = [[zero; 4]; R];
-    for (k, b) in panel.0.chunks_exact(NR).take(kc).enumerate() {
+    for (k, b) in panel.chunks_exact(NR).take(kc).enumerate() {
         let bv: [float32x4_t; 4] =
             std::array::from_fn(|u| unsafe { vld1q_f32(b.as_ptr().add(4 * u)) });
         for (r, acc_r) in acc.iter_mut().enumerate() {

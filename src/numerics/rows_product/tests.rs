@@ -51,6 +51,7 @@ fn matches_a_plain_sum() {
                 b: &b,
                 b_strides,
                 ldc,
+                packed_b: None,
             };
             let done = rows_product(&p, &mut c);
             let expected = has_rows_product() && (kernel().takes_any_b() || !by_columns);
@@ -78,6 +79,60 @@ fn matches_a_plain_sum() {
     }
 }
 
+/// `B` packed once ([`pack_panels`]) and read from the panels at an offset gives
+/// the bits of packing it per product, and panels too short are declined.
+#[test]
+fn packed_panels_give_the_same_bits() {
+    for (m, n, depth, first) in [
+        (7usize, 37usize, 300usize, 0usize),
+        (13, 16, 9, 5),
+        (6, 70, 600, 40),
+    ] {
+        let total = depth + first + 3;
+        for by_columns in [false, true] {
+            // The whole B has `total` rows; the product uses rows `first ..`.
+            let b_strides = if by_columns { (1, total) } else { (n, 1) };
+            let b: Vec<f32> = (0..total * n)
+                .map(|v| ((v * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let mut panels = vec![f32::NAN; packed_len(total, n).unwrap()];
+            pack_panels(&b, b_strides, total, n, &mut panels);
+            let a: Vec<f32> = (0..m * depth)
+                .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0)
+                .collect();
+            let offset = first * b_strides.0;
+            let mut p = Product {
+                m,
+                n,
+                depth,
+                a: &a,
+                a_strides: (depth, 1),
+                b: &b[offset..],
+                b_strides,
+                ldc: n,
+                packed_b: None,
+            };
+            let (mut c1, mut c2) = (vec![0.5f32; m * n], vec![0.5f32; m * n]);
+            let done = rows_product(&p, &mut c1);
+            p.packed_b = Some(PackedB {
+                panels: &panels,
+                stride: total,
+                first,
+            });
+            assert_eq!(rows_product(&p, &mut c2), done);
+            let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&c1), bits(&c2), "{m}x{n}x{depth} by columns {by_columns}");
+            let short = &panels[..panels.len() - 1];
+            p.packed_b = Some(PackedB {
+                panels: short,
+                stride: total,
+                first: first + 3,
+            });
+            assert!(!rows_product(&p, &mut c2), "past the panels");
+        }
+    }
+}
+
 #[test]
 fn short_slices_are_declined() {
     fn square(a: &[f32]) -> Product<'_> {
@@ -90,6 +145,7 @@ fn short_slices_are_declined() {
             b: a,
             b_strides: (2, 1),
             ldc: 2,
+            packed_b: None,
         }
     }
     let a = vec![1.0f32; 4];
@@ -115,6 +171,7 @@ fn tile_products<'a>(
         b: x,
         b_strides: (d, 1),
         ldc: d,
+        packed_b: None,
     };
     [
         (
@@ -128,6 +185,7 @@ fn tile_products<'a>(
                 b: &x[300 * d..],
                 b_strides: (1, d),
                 ldc: t,
+                packed_b: None,
             },
         ),
         ("W X", w_x((t, 1))),
