@@ -121,7 +121,11 @@ fn packed_panels_give_the_same_bits() {
             });
             assert_eq!(rows_product(&p, &mut c2), done);
             let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&c1), bits(&c2), "{m}x{n}x{depth} by columns {by_columns}");
+            assert_eq!(
+                bits(&c1),
+                bits(&c2),
+                "{m}x{n}x{depth} by columns {by_columns}"
+            );
             let short = &panels[..panels.len() - 1];
             p.packed_b = Some(PackedB {
                 panels: short,
