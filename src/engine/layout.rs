@@ -21,7 +21,7 @@
 use super::config::{COLUMN_COPY_MAX, tile_rows};
 use crate::numerics::{
     PANEL_WIDTH, PARALLEL_ENTRIES, PackedB, Product, has_rows_product, kernel, pack_panels,
-    packed_len, rows_product, transpose, transpose_f32,
+    packed_len, rows_product, symmetric_product, transpose, transpose_f32,
 };
 use crate::real::Real;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
@@ -279,7 +279,11 @@ impl<'a, F: Real> Operands<'a, F> {
             b_strides,
             ldc: ld,
             packed_b,
+            upper: false,
         };
+        if (i0, bi) == (j0, bj) {
+            return symmetric_product(&product, out);
+        }
         rows_product(&product, out)
     }
 
@@ -356,6 +360,7 @@ impl<'a, F: Real> Operands<'a, F> {
                 stride: self.x.nrows(),
                 first,
             }),
+            upper: false,
         };
         rows_product(&product, c)
     }

@@ -19,6 +19,7 @@ pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};
 pub(crate) use rows_product::{
     PANEL_WIDTH, PackedB, Product, has_rows_product, kernel, pack_panels, packed_len, rows_product,
+    symmetric_product,
 };
 pub(crate) use transpose::{transpose, transpose_f32};
 pub(crate) use vectorized::vectorized;

@@ -51,6 +51,9 @@ pub(crate) struct Product<'a> {
     /// `B` already in panels (the packed kernels then read it there), if the
     /// caller packed it once for many products.
     pub packed_b: Option<PackedB<'a>>,
+    /// Only the blocks of `C` holding entries on or above its diagonal are
+    /// needed (set by [`symmetric_product`]); the packed kernels skip the others.
+    pub upper: bool,
 }
 
 /// `B` packed into panels as the packed kernels read it ([`pack_panels`]):
@@ -226,6 +229,41 @@ pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// [`rows_product`] for a product that is symmetric (`A B = (A B)^T`, a Gram tile
+/// of a set of rows with itself; `m = n`) into a `C` that is symmetric on entry
+/// (zero, say): the packed kernels form only the blocks holding entries on or
+/// above the diagonal, and the entries below it are copied across. The copies are
+/// the bits the kernels would have formed: each entry's sum has the same terms,
+/// products of the same two numbers, in the same order.
+pub(crate) fn symmetric_product(p: &Product<'_>, c: &mut [f32]) -> bool {
+    let upper = p.m == p.n && kernel().takes_any_b();
+    if !rows_product(&Product { upper, ..*p }, c) {
+        return false;
+    }
+    if upper {
+        copy_upper_to_lower(c, p.ldc, p.m);
+    }
+    true
+}
+
+/// `C[i][l] = C[l][i]` for `l < i < m` (rows `ldc` apart): strips of 8 rows, the
+/// part left of the diagonal by 8 x 8 transposes, the diagonal block entry by entry.
+fn copy_upper_to_lower(c: &mut [f32], ldc: usize, m: usize) {
+    for r0 in (8..m).step_by(8) {
+        let r1 = (r0 + 8).min(m);
+        let (above, below) = c.split_at_mut(r0 * ldc);
+        // Rows 0 .. r0, columns r0 .. r1, transposed into rows r0 .. r1, columns 0 .. r0.
+        transpose_f32(&above[r0..], ldc, (r0, r1 - r0), below, ldc);
+    }
+    for r0 in (0..m).step_by(8) {
+        for i in r0 + 1..(r0 + 8).min(m) {
+            for l in r0..i {
+                c[i * ldc + l] = c[l * ldc + i];
+            }
+        }
     }
 }
 
@@ -421,6 +459,9 @@ fn by_panels(
                             None => &panels[j].0[..kc * NR],
                         };
                         for (g, i0) in (i1..i1 + rows_piece).step_by(MR).enumerate() {
+                            if p.upper && i0 >= l0 + cols {
+                                break; // this block and the rest lie below the diagonal
+                            }
                             let rows = MR.min(i1 + rows_piece - i0);
                             block(rows_of(g, i0), panel, (i0, rows), (l0, cols), kc);
                         }

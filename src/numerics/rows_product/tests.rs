@@ -52,6 +52,7 @@ fn matches_a_plain_sum() {
                 b_strides,
                 ldc,
                 packed_b: None,
+                upper: false,
             };
             let done = rows_product(&p, &mut c);
             let expected = has_rows_product() && (kernel().takes_any_b() || !by_columns);
@@ -111,6 +112,7 @@ fn packed_panels_give_the_same_bits() {
                 b_strides,
                 ldc: n,
                 packed_b: None,
+                upper: false,
             };
             let (mut c1, mut c2) = (vec![0.5f32; m * n], vec![0.5f32; m * n]);
             let done = rows_product(&p, &mut c1);
@@ -137,6 +139,43 @@ fn packed_panels_give_the_same_bits() {
     }
 }
 
+/// A Gram tile of rows with themselves by [`symmetric_product`] (the blocks above
+/// the diagonal, then copies across it) has the bits of the whole product.
+#[test]
+fn symmetric_products_have_the_bits_of_whole_ones() {
+    for (m, depth) in [
+        (1usize, 3usize),
+        (5, 7),
+        (8, 16),
+        (9, 300),
+        (64, 256),
+        (100, 33),
+        (129, 260),
+    ] {
+        let x: Vec<f32> = (0..m * depth)
+            .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0 + (v % 5) as f32 * 1e-3)
+            .collect();
+        let ldc = m + 2;
+        let p = Product {
+            m,
+            n: m,
+            depth,
+            a: &x,
+            a_strides: (depth, 1),
+            b: &x,
+            b_strides: (1, depth),
+            ldc,
+            packed_b: None,
+            upper: false,
+        };
+        let (mut whole, mut symmetric) = (vec![0.0f32; m * ldc], vec![0.0f32; m * ldc]);
+        let done = rows_product(&p, &mut whole);
+        assert_eq!(symmetric_product(&p, &mut symmetric), done);
+        let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&whole), bits(&symmetric), "m={m} depth={depth}");
+    }
+}
+
 #[test]
 fn short_slices_are_declined() {
     fn square(a: &[f32]) -> Product<'_> {
@@ -150,6 +189,7 @@ fn short_slices_are_declined() {
             b_strides: (2, 1),
             ldc: 2,
             packed_b: None,
+            upper: false,
         }
     }
     let a = vec![1.0f32; 4];
@@ -176,6 +216,7 @@ fn tile_products<'a>(
         b_strides: (d, 1),
         ldc: d,
         packed_b: None,
+        upper: false,
     };
     [
         (
@@ -190,6 +231,7 @@ fn tile_products<'a>(
                 b_strides: (1, d),
                 ldc: t,
                 packed_b: None,
+                upper: false,
             },
         ),
         ("W X", w_x((t, 1))),
