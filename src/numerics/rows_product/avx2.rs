@@ -2,30 +2,11 @@
 //! of `C` (two 8-lane vectors per row, 12 accumulators) summed over a panel's
 //! depth in registers, `A` broadcast from memory.
 
-use super::{ARows, KC, MR, NR, Product, by_panels};
+use super::{Block, BlockKernel, NR};
 use std::arch::x86_64::*;
 
-/// `C += A B` by packed pieces of `A` and panels of `B`.
-///
-/// # Safety
-/// AVX2 and FMA must be present, and every entry the shape touches must lie within
-/// `p.a`, `p.b` and `c` (`Product::fits`).
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn product(p: &Product<'_>, c: &mut [f32]) {
-    by_panels(p, |a, panel, (i0, rows), cols, kc| {
-        // SAFETY: forwarded; the block lies within the shape.
-        unsafe {
-            match rows {
-                6 => block::<6>(p.ldc, c, a, panel, i0, cols, kc),
-                5 => block::<5>(p.ldc, c, a, panel, i0, cols, kc),
-                4 => block::<4>(p.ldc, c, a, panel, i0, cols, kc),
-                3 => block::<3>(p.ldc, c, a, panel, i0, cols, kc),
-                2 => block::<2>(p.ldc, c, a, panel, i0, cols, kc),
-                _ => block::<1>(p.ldc, c, a, panel, i0, cols, kc),
-            }
-        }
-    });
-}
+/// The packed kernel's instruction set: AVX2 with FMA.
+pub(super) struct Avx2;
 
 /// A lane mask of the first `n` of 8 lanes (`n` from 0 to 8).
 #[target_feature(enable = "avx2")]
@@ -34,69 +15,66 @@ fn lanes(n: usize) -> __m256i {
     _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
 }
 
-/// Rows `i0 .. i0 + R` of `C` (row stride `ldc`), its columns `l0 .. l0 + cols`
-/// (`cols <= NR`), plus the product of the block's rows of `A` (`kc` entries each)
-/// and the panel (`kc` rows).
-///
-/// # Safety
-/// AVX2 and FMA must be present; `a` holds the block's rows (`ARows::holds`) and
-/// the panel `kc <= KC` rows of `NR`; C's rows `i0 .. i0 + R`, columns `l0 .. l0 + cols`,
-/// lie within `c`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn block<const R: usize>(
-    ldc: usize,
-    c: &mut [f32],
-    a: ARows<'_>,
-    panel: &[f32],
-    i0: usize,
-    (l0, cols): (usize, usize),
-    kc: usize,
-) {
-    debug_assert!(R <= MR && cols <= NR && kc <= KC && a.holds(R, kc));
-    debug_assert!(panel.len() >= kc * NR);
-    let (rs, ks) = (a.rs, a.ks);
-    let (a, b) = (a.rows.as_ptr(), panel.as_ptr());
-    let mut acc = [[_mm256_setzero_ps(); 2]; R];
-    for k in 0..kc {
-        // SAFETY: the panel holds kc rows of NR floats; `a` the block's rows.
-        unsafe {
-            let (b0, b1) = (
-                _mm256_loadu_ps(b.add(k * NR)),
-                _mm256_loadu_ps(b.add(k * NR + 8)),
-            );
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = _mm256_broadcast_ss(&*a.add(r * rs + k * ks));
-                acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
-                acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
-            }
-        }
-    }
-    let cp = c.as_mut_ptr();
-    if cols == NR {
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (u, sum) in acc_r.iter().enumerate() {
-                // SAFETY: C's row i0 + r, columns l0 + 8 u .. + 8, are in `c`.
-                unsafe {
-                    let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
-                    _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *sum));
+impl BlockKernel for Avx2 {
+    /// # Safety
+    /// AVX2 and FMA must be present, and the block well formed and within `c`
+    /// ([`BlockKernel::block`]).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const R: usize>(blk: &Block<'_>, c: &mut [f32]) {
+        debug_assert_eq!(blk.rows, R);
+        let Block {
+            a,
+            i0,
+            l0,
+            cols,
+            kc,
+            ldc,
+            ..
+        } = *blk;
+        let (rs, ks) = (a.rs, a.ks);
+        let (a, b) = (a.rows.as_ptr(), blk.panel.as_ptr());
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for k in 0..kc {
+            // SAFETY: the panel holds kc rows of NR floats; `a` the block's rows.
+            unsafe {
+                let (b0, b1) = (
+                    _mm256_loadu_ps(b.add(k * NR)),
+                    _mm256_loadu_ps(b.add(k * NR + 8)),
+                );
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*a.add(r * rs + k * ks));
+                    acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
+                    acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
                 }
             }
         }
-        return;
-    }
-    // The ragged last panel: masked loads and stores (slower on some CPUs).
-    let masks = [lanes(cols.min(8)), lanes(cols.saturating_sub(8))];
-    for (r, acc_r) in acc.iter().enumerate() {
-        for (u, sum) in acc_r.iter().enumerate() {
-            if u * 8 >= cols {
-                break;
+        let cp = c.as_mut_ptr();
+        if cols == NR {
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (u, sum) in acc_r.iter().enumerate() {
+                    // SAFETY: C's row i0 + r, columns l0 + 8 u .. + 8, are in `c`.
+                    unsafe {
+                        let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
+                        _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *sum));
+                    }
+                }
             }
-            // SAFETY: C's row i0 + r, the masked columns from l0 + 8 u, are in `c`.
-            unsafe {
-                let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
-                let old = _mm256_maskload_ps(at, masks[u]);
-                _mm256_maskstore_ps(at, masks[u], _mm256_add_ps(old, *sum));
+            return;
+        }
+        // The ragged last panel: masked loads and stores (slower on some CPUs).
+        let masks = [lanes(cols.min(8)), lanes(cols.saturating_sub(8))];
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (u, sum) in acc_r.iter().enumerate() {
+                if u * 8 >= cols {
+                    break;
+                }
+                // SAFETY: C's row i0 + r, the masked columns from l0 + 8 u, are in `c`.
+                unsafe {
+                    let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
+                    let old = _mm256_maskload_ps(at, masks[u]);
+                    _mm256_maskstore_ps(at, masks[u], _mm256_add_ps(old, *sum));
+                }
             }
         }
     }

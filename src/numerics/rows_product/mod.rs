@@ -217,14 +217,16 @@ pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
             if !empty {
                 // SAFETY: AVX2 and FMA are present (`kernel`), and `fits` checked that
                 // every entry the shape reads or writes lies within the slices.
-                unsafe { avx2::product(p, c) };
+                unsafe { packed_product::<avx2::Avx2>(p, c) };
             }
             true
         }
         #[cfg(target_arch = "aarch64")]
         Kernel::Neon => {
             if !empty {
-                neon::product(p, c);
+                // SAFETY: NEON is part of aarch64, and `fits` checked that every
+                // entry the shape reads or writes lies within the slices.
+                unsafe { packed_product::<neon::Neon>(p, c) };
             }
             true
         }
@@ -295,6 +297,65 @@ impl<'a> ARows<'a> {
     pub fn holds(&self, r: usize, kc: usize) -> bool {
         r == 0 || kc == 0 || (r - 1) * self.rs + (kc - 1) * self.ks < self.rows.len()
     }
+}
+
+/// One block of `C` for a packed kernel: `C`'s rows `i0 .. i0 + rows` (`rows <=
+/// MR`) and columns `l0 .. l0 + cols` (`cols <= NR`), rows `ldc` apart, plus the
+/// product of the block's rows of `A` (`kc <= KC` entries each) and the panel
+/// (`kc` rows of [`NR`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Block<'a> {
+    pub a: ARows<'a>,
+    pub panel: &'a [f32],
+    pub i0: usize,
+    pub rows: usize,
+    pub l0: usize,
+    pub cols: usize,
+    pub kc: usize,
+    pub ldc: usize,
+}
+
+impl Block<'_> {
+    /// Whether the block's operands hold what a kernel reads (`A`'s rows, the
+    /// panel's rows) and its shape is a kernel's.
+    fn is_well_formed(&self) -> bool {
+        self.rows <= MR
+            && self.cols <= NR
+            && self.kc <= KC
+            && self.a.holds(self.rows, self.kc)
+            && self.panel.len() >= self.kc * NR
+    }
+}
+
+/// A packed kernel's instruction set: sums one [`Block`] of `R` rows in registers.
+pub(super) trait BlockKernel {
+    /// `C += ` the block's product, for a block of `R` rows.
+    ///
+    /// # Safety
+    /// The kernel's instructions are present; the block has `R` rows and is well
+    /// formed ([`Block::is_well_formed`]); `C`'s entries it touches lie within `c`.
+    unsafe fn block<const R: usize>(b: &Block<'_>, c: &mut [f32]);
+}
+
+/// `C += A B` by the packed kernel `K`, block by block.
+///
+/// # Safety
+/// `K`'s instructions are present, and `p` fits `c` ([`Product::fits`]).
+unsafe fn packed_product<K: BlockKernel>(p: &Product<'_>, c: &mut [f32]) {
+    by_panels(p, |b| {
+        debug_assert!(b.is_well_formed());
+        // SAFETY: forwarded; `by_panels` forms well-formed blocks within the shape.
+        unsafe {
+            match b.rows {
+                6 => K::block::<6>(&b, c),
+                5 => K::block::<5>(&b, c),
+                4 => K::block::<4>(&b, c),
+                3 => K::block::<3>(&b, c),
+                2 => K::block::<2>(&b, c),
+                _ => K::block::<1>(&b, c),
+            }
+        }
+    });
 }
 
 /// Columns of `B` per packed piece (16 panels: 256 KiB at the full depth).
@@ -415,10 +476,7 @@ thread_local! {
 /// [`Product::packed_b`]); each panel (`kc` rows of `NR`) applied to every
 /// group of up to [`MR`] rows of `A`'s piece by
 /// `block(its rows of A, panel, (i0, rows), (l0, cols), kc)`.
-fn by_panels(
-    p: &Product<'_>,
-    mut block: impl FnMut(ARows<'_>, &[f32], (usize, usize), (usize, usize), usize),
-) {
+fn by_panels(p: &Product<'_>, mut block: impl FnMut(Block<'_>)) {
     let (ars, acs) = p.a_strides;
     SCRATCH.with_borrow_mut(|scratch| {
         let Scratch { a: packed, panels } = scratch.get_or_insert_with(|| Scratch {
@@ -462,8 +520,16 @@ fn by_panels(
                             if p.upper && i0 >= l0 + cols {
                                 break; // this block and the rest lie below the diagonal
                             }
-                            let rows = MR.min(i1 + rows_piece - i0);
-                            block(rows_of(g, i0), panel, (i0, rows), (l0, cols), kc);
+                            block(Block {
+                                a: rows_of(g, i0),
+                                panel,
+                                i0,
+                                rows: MR.min(i1 + rows_piece - i0),
+                                l0,
+                                cols,
+                                kc,
+                                ldc: p.ldc,
+                            });
                         }
                     }
                 }
