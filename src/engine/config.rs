@@ -7,8 +7,8 @@ pub(crate) const TILE: usize = 256;
 /// enough that a batch of 128 or more rows has at least four tiles, so that every
 /// thread has tile pairs to work on at SSL batch sizes (N = 256 fits one 256-row
 /// tile), and above 512 rows at least eight: more tiles leave less of the Gram work
-/// on the diagonal tiles, which are computed whole (at N = 1024, 128-row tiles did
-/// 9% less work than 256-row ones). It depends on `n` alone, so results stay
+/// on the diagonal tiles, which the GEMM and the AVX-512 product form whole (at
+/// N = 1024, 128-row tiles did 9% less work than 256-row ones). It depends on `n` alone, so results stay
 /// bit-identical for any number of threads.
 pub(crate) fn tile_rows(n: usize) -> usize {
     let per_batch = if n > 512 { 8 } else { 4 };

@@ -8,7 +8,7 @@ use super::kept::KeptPairs;
 use super::layout::{Operands, PairRows, Side, transpose_tile};
 use super::reduce::RowSums;
 use super::schedule::schedule;
-use super::tile::{TileBuffers, evaluate_tile};
+use super::tile::{TileBuffers, evaluate_tile, evaluate_upper_tile};
 use super::{PairRequest, PairSums, PairTerm, Reweigh};
 use crate::real::Real;
 use ndarray::{ArrayViewMut2, Axis};
@@ -90,8 +90,10 @@ impl<'a, F: Real> Symmetric<'a, F> {
     }
 
     /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
-    /// tile (keeping its values and weights, if asked), then adds its contributions
-    /// to both tiles' accumulators. Returns the pair's share of the total.
+    /// tile (keeping its values and weights, if asked; on a diagonal tile, where
+    /// only the total and the weights are asked, on its upper triangle), then adds
+    /// its contributions to both tiles' accumulators. Returns the pair's share of
+    /// the total.
     fn visit<T: PairTerm + ?Sized>(
         &self,
         term: &T,
@@ -111,6 +113,13 @@ impl<'a, F: Real> Symmetric<'a, F> {
             .iter_mut()
             .chain(weights.iter_mut())
             .for_each(RowSums::clear);
+        let diag = ti == tj;
+        let req = &self.req;
+        if diag && self.kept.is_none() && !(req.log_rows || req.row_values || req.row_weights) {
+            let sum = evaluate_upper_tile(term, req, self.need_w(), tile, (ri.start, bi));
+            self.accumulate(scratch, (ti, tj));
+            return sum;
+        }
         let mut kept = self.kept.map(|k| k.block((ti, tj)));
         let sum = evaluate_tile(
             term,
@@ -134,7 +143,6 @@ impl<'a, F: Real> Symmetric<'a, F> {
             },
         );
         drop(kept);
-        let diag = ti == tj;
         if self.req.gradient && !diag && self.ops.needs_transposes() {
             transpose_tile(&scratch.tile.w, &mut scratch.tile.wt, (bi, bj));
         }

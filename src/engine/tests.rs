@@ -1,5 +1,6 @@
 //! The engine against brute-force sums, across tile boundaries, with and without
-//! the diagonal, the column copy and kept pairs.
+//! the diagonal, the column copy and kept pairs, and with row sums or without
+//! (diagonal tiles then by their upper triangle).
 
 use super::config::{COLUMN_COPY_MAX, TILE};
 use super::layout::transpose_tile;
@@ -69,6 +70,19 @@ fn matches_brute_force_across_tile_boundaries() {
             }
             let diff = (&grad - &g).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
             assert!(diff < 1e-9, "n={n}");
+            // The total and the gradient alone (diagonal tiles by their upper
+            // triangle), and the total alone (no weights).
+            let req = PairRequest {
+                diagonal,
+                ..Default::default()
+            };
+            let mut grad = Array2::zeros(x.dim());
+            let out = pair_sums(x.view(), RowSet::All, &term, req, Some(grad.view_mut()));
+            assert!((out.total - total).abs() <= 1e-9 * total.abs().max(1.0));
+            let diff = (&grad - &g).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+            assert!(diff < 1e-9, "n={n}, the gradient alone");
+            let out = pair_sums(x.view(), RowSet::All, &term, req, None);
+            assert!((out.total - total).abs() <= 1e-9 * total.abs().max(1.0));
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The per-tile row kernel both passes share: the pair term evaluated on a Gram
 //! tile a row at a time, the diagonal pairs masked where they are left out, the
-//! values summed, and the weights written into the weight tile.
+//! values summed, and the weights written into the weight tile; on a diagonal tile
+//! of the symmetric pass, where only the total and the weights are asked, its upper
+//! triangle only.
 
 use super::{PairRequest, PairTerm};
-use crate::numerics::lane_sum;
+use crate::numerics::{lane_sum, mirror_upper, mirror_upper_f32};
 use crate::real::Real;
 use ndarray::Array2;
 
@@ -90,4 +92,65 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
         each(a, f, wrow);
     }
     sum
+}
+
+/// [`evaluate_tile`] for the diagonal tile of the rows `i0 .. i0 + b` when only the
+/// total and the weights are asked (no row sums, no kept pairs, no log rows): the
+/// term is evaluated on each row's entries on and right of the diagonal only
+/// (`f_ij = f_ji`, `w_ij = w_ji`), the weight tile's lower triangle is copied from
+/// its upper one, and the whole tile's sum is returned (the diagonal once, the
+/// pairs off it twice). Halves the term's work on diagonal tiles.
+pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
+    term: &T,
+    req: &PairRequest,
+    need_w: bool,
+    buf: &mut TileBuffers<F>,
+    (i0, b): (usize, usize),
+) -> f64 {
+    debug_assert!(!req.log_rows && !req.row_values && !req.row_weights);
+    let TileBuffers {
+        gram,
+        w,
+        g,
+        f,
+        wrow,
+        ..
+    } = buf;
+    let (mut on_diagonal, mut off_diagonal) = (0.0f64, 0.0f64);
+    for a in 0..b {
+        let i = i0 + a;
+        let len = b - a;
+        let (g, f) = (&mut g[..len], &mut f[..len]);
+        let wrow = &mut wrow[..if need_w { len } else { 0 }];
+        let gram_row = gram.row(a);
+        let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
+        for (gv, x) in g.iter_mut().zip(&gram_row[a..b]) {
+            *gv = x.to_f64();
+        }
+        term.row(i, i, g, f, need_w.then_some(&mut wrow[..]));
+        if !req.diagonal {
+            f[0] = 0.0;
+            if need_w {
+                wrow[0] = 0.0;
+            }
+        }
+        on_diagonal += f[0];
+        off_diagonal += lane_sum(&f[1..], |v| v);
+        if need_w {
+            let mut w_row = w.row_mut(a);
+            let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
+            for (wv, x) in w_row[a..b].iter_mut().zip(wrow.iter()) {
+                *wv = F::from_f64(*x);
+            }
+        }
+    }
+    if need_w {
+        let ld = w.ncols();
+        let w = w.as_slice_mut().expect("a tile is contiguous");
+        match F::as_f32_mut(w) {
+            Some(w) => mirror_upper_f32(w, ld, b),
+            None => mirror_upper(w, ld, b),
+        }
+    }
+    on_diagonal + 2.0 * off_diagonal
 }

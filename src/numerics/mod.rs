@@ -21,7 +21,7 @@ pub(crate) use rows_product::{
     PANEL_WIDTH, PackedB, Product, has_rows_product, kernel, pack_panels, packed_len, rows_product,
     symmetric_product,
 };
-pub(crate) use transpose::{transpose, transpose_f32};
+pub(crate) use transpose::{mirror_upper, mirror_upper_f32, transpose, transpose_f32};
 pub(crate) use vectorized::vectorized;
 
 use statrs::function::gamma::ln_gamma;

@@ -128,6 +128,38 @@ pub(crate) fn transpose_f32(
     transpose_by(block8_f32, src, ss, shape, dst, ds);
 }
 
+/// `C[i][l] = C[l][i]` for `l < i < m` (rows `ldc` apart): the strict lower
+/// triangle of the `m x m` matrix from its upper one. Strips of 8 rows, the part
+/// left of the diagonal by 8 x 8 `block` transposes, the diagonal blocks entry by
+/// entry.
+fn mirror_by<T: Copy>(block: fn(&[T], usize, &mut [T], usize), c: &mut [T], ldc: usize, m: usize) {
+    for r0 in (8..m).step_by(8) {
+        let r1 = (r0 + 8).min(m);
+        let (above, below) = c.split_at_mut(r0 * ldc);
+        // Rows 0 .. r0, columns r0 .. r1, transposed into rows r0 .. r1, columns 0 .. r0.
+        transpose_by(block, &above[r0..], ldc, (r0, r1 - r0), below, ldc);
+    }
+    for r0 in (0..m).step_by(8) {
+        for i in r0 + 1..(r0 + 8).min(m) {
+            for l in r0..i {
+                c[i * ldc + l] = c[l * ldc + i];
+            }
+        }
+    }
+}
+
+/// Fills the strict lower triangle of the `m x m` matrix in `c` (rows `ldc`
+/// apart) from its upper triangle.
+pub(crate) fn mirror_upper<T: Copy>(c: &mut [T], ldc: usize, m: usize) {
+    mirror_by(block8, c, ldc, m);
+}
+
+/// [`mirror_upper`] for `f32`, its 8 x 8 blocks through AVX registers where the
+/// CPU has AVX.
+pub(crate) fn mirror_upper_f32(c: &mut [f32], ldc: usize, m: usize) {
+    mirror_by(block8_f32, c, ldc, m);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +200,36 @@ mod tests {
         check(|k| k as f32, transpose_f32);
         check(|k| k as f32, transpose::<f32>);
         check(|k| k as f64 * 0.5, transpose::<f64>);
+    }
+
+    #[test]
+    fn mirrors_the_upper_triangle_in_both_precisions() {
+        fn check_mirror<F: Copy + PartialEq + std::fmt::Debug>(
+            from: impl Fn(usize) -> F,
+            mirror: fn(&mut [F], usize, usize),
+        ) {
+            for m in [1usize, 7, 8, 9, 17, 33] {
+                let ldc = m + 3;
+                let junk = from(usize::MAX);
+                let mut c: Vec<F> = (0..m * ldc)
+                    .map(|k| if k % ldc >= k / ldc { from(k) } else { junk })
+                    .collect();
+                let before = c.clone();
+                mirror(&mut c, ldc, m);
+                for i in 0..m {
+                    for l in 0..ldc {
+                        let want = if l < i {
+                            before[l * ldc + i]
+                        } else {
+                            before[i * ldc + l]
+                        };
+                        assert_eq!(c[i * ldc + l], want, "m = {m} at ({i}, {l})");
+                    }
+                }
+            }
+        }
+        check_mirror(|k| k as f32, mirror_upper_f32);
+        check_mirror(|k| k as f32, mirror_upper::<f32>);
+        check_mirror(|k| k as f64 * 0.5, mirror_upper::<f64>);
     }
 }

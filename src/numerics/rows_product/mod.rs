@@ -22,7 +22,7 @@ mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
-use super::transpose_f32;
+use super::{mirror_upper_f32, transpose_f32};
 use std::sync::OnceLock;
 
 /// Columns of a packed panel of `B`.
@@ -246,27 +246,9 @@ pub(crate) fn symmetric_product(p: &Product<'_>, c: &mut [f32]) -> bool {
         return false;
     }
     if upper {
-        copy_upper_to_lower(c, p.ldc, p.m);
+        mirror_upper_f32(c, p.ldc, p.m);
     }
     true
-}
-
-/// `C[i][l] = C[l][i]` for `l < i < m` (rows `ldc` apart): strips of 8 rows, the
-/// part left of the diagonal by 8 x 8 transposes, the diagonal block entry by entry.
-fn copy_upper_to_lower(c: &mut [f32], ldc: usize, m: usize) {
-    for r0 in (8..m).step_by(8) {
-        let r1 = (r0 + 8).min(m);
-        let (above, below) = c.split_at_mut(r0 * ldc);
-        // Rows 0 .. r0, columns r0 .. r1, transposed into rows r0 .. r1, columns 0 .. r0.
-        transpose_f32(&above[r0..], ldc, (r0, r1 - r0), below, ldc);
-    }
-    for r0 in (0..m).step_by(8) {
-        for i in r0 + 1..(r0 + 8).min(m) {
-            for l in r0..i {
-                c[i * ldc + l] = c[l * ldc + i];
-            }
-        }
-    }
 }
 
 /// A panel of `B`: up to [`KC`] rows of [`NR`] columns, row-major, aligned for
