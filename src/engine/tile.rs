@@ -8,6 +8,7 @@ use super::{PairRequest, PairTerm};
 use crate::numerics::{lane_sum, mirror_upper, mirror_upper_f32};
 use crate::real::Real;
 use ndarray::Array2;
+use std::ops::Range;
 
 /// One thread's buffers for a tile of up to `tile x tile` pairs: the Gram tile, the
 /// weight tile and (for the GEMM) its transpose, and one row's cosines, values and
@@ -66,32 +67,68 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
     let wrow = &mut wrow[..if need_w { bj } else { 0 }];
     let mut sum = 0.0f64;
     for a in 0..bi {
-        let i = i0 + a;
-        let gram_row = gram.row(a);
-        let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
-        for (gv, x) in g.iter_mut().zip(&gram_row[..bj]) {
-            *gv = x.to_f64();
-        }
-        term.row(i, j0, g, f, need_w.then_some(&mut wrow[..]));
-        if !req.diagonal && (j0..j0 + bj).contains(&i) {
-            f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
-            if need_w {
-                wrow[i - j0] = 0.0;
-            }
-        }
+        let row = TileRow {
+            a,
+            i: i0 + a,
+            cols: 0..bj,
+            j0,
+        };
+        evaluate_row(
+            term,
+            req,
+            (gram, w),
+            (g, f, need_w.then_some(&mut wrow[..])),
+            row,
+        );
         if !req.log_rows {
             sum += lane_sum(f, |v| v);
-        }
-        if need_w {
-            let mut w_row = w.row_mut(a);
-            let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
-            for (wv, x) in w_row.iter_mut().zip(wrow.iter()) {
-                *wv = F::from_f64(*x);
-            }
         }
         each(a, f, wrow);
     }
     sum
+}
+
+/// Row `a` (global row `i`) of a tile at its columns `cols`, the first of them
+/// global column `j0`.
+struct TileRow {
+    a: usize,
+    i: usize,
+    cols: Range<usize>,
+    j0: usize,
+}
+
+/// One row of a tile: its Gram entries at `row.cols` into `g` (as `f64`), the
+/// term's values into `f` and (if asked) weights into `wrow`, the pair `(i, i)` set
+/// to nothing (value 0, or `-inf` for log rows, and weight 0) unless
+/// `req.diagonal`, and the weights into the same entries of the weight tile `w`.
+/// The slices hold `row.cols.len()` entries.
+#[inline(always)]
+fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
+    term: &T,
+    req: &PairRequest,
+    (gram, w): (&Array2<F>, &mut Array2<F>),
+    (g, f, mut wrow): (&mut [f64], &mut [f64], Option<&mut [f64]>),
+    TileRow { a, i, cols, j0 }: TileRow,
+) {
+    let gram_row = gram.row(a);
+    let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
+    for (gv, x) in g.iter_mut().zip(&gram_row[cols.clone()]) {
+        *gv = x.to_f64();
+    }
+    term.row(i, j0, g, f, wrow.as_deref_mut());
+    if !req.diagonal && (j0..j0 + f.len()).contains(&i) {
+        f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
+        if let Some(wrow) = wrow.as_deref_mut() {
+            wrow[i - j0] = 0.0;
+        }
+    }
+    if let Some(wrow) = wrow {
+        let mut w_row = w.row_mut(a);
+        let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
+        for (wv, x) in w_row[cols].iter_mut().zip(wrow.iter()) {
+            *wv = F::from_f64(*x);
+        }
+    }
 }
 
 /// [`evaluate_tile`] for the diagonal tile of the rows `i0 .. i0 + b` when only the
@@ -118,31 +155,18 @@ pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
     } = buf;
     let (mut on_diagonal, mut off_diagonal) = (0.0f64, 0.0f64);
     for a in 0..b {
-        let i = i0 + a;
-        let len = b - a;
+        let (i, len) = (i0 + a, b - a);
         let (g, f) = (&mut g[..len], &mut f[..len]);
-        let wrow = &mut wrow[..if need_w { len } else { 0 }];
-        let gram_row = gram.row(a);
-        let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
-        for (gv, x) in g.iter_mut().zip(&gram_row[a..b]) {
-            *gv = x.to_f64();
-        }
-        term.row(i, i, g, f, need_w.then_some(&mut wrow[..]));
-        if !req.diagonal {
-            f[0] = 0.0;
-            if need_w {
-                wrow[0] = 0.0;
-            }
-        }
+        let wrow = if need_w { Some(&mut wrow[..len]) } else { None };
+        let row = TileRow {
+            a,
+            i,
+            cols: a..b,
+            j0: i,
+        };
+        evaluate_row(term, req, (gram, w), (g, f, wrow), row);
         on_diagonal += f[0];
         off_diagonal += lane_sum(&f[1..], |v| v);
-        if need_w {
-            let mut w_row = w.row_mut(a);
-            let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
-            for (wv, x) in w_row[a..b].iter_mut().zip(wrow.iter()) {
-                *wv = F::from_f64(*x);
-            }
-        }
     }
     if need_w {
         let ld = w.ncols();
