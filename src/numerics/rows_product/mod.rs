@@ -406,7 +406,9 @@ fn pack_b(
 
 /// Copies `A`'s rows `i0 .. i0 + rows` and columns `k0 .. k0 + kc` into `packed`,
 /// the rows of a last partial group zero. Written in order, read along each row
-/// (or, for a transposed tile, along each column) as they lie.
+/// (or, for a transposed tile, along each column) as they lie: where a group's
+/// entries of one `k` are contiguous (`A`'s row stride 1, a transposed tile), as
+/// one copy of up to [`MR`] entries.
 fn pack_a(
     p: &Product<'_>,
     (i0, rows): (usize, usize),
@@ -422,20 +424,23 @@ fn pack_a(
     for (g, group) in packed.data[..len].chunks_exact_mut(kc * MR).enumerate() {
         let first = (i0 + g * MR) * ars + k0 * acs;
         let in_group = MR.min(rows - g * MR);
-        if in_group == MR {
-            for (k, run) in group.chunks_exact_mut(MR).enumerate() {
-                let at = first + k * acs;
-                for (r, v) in run.iter_mut().enumerate() {
+        for (k, run) in group.chunks_exact_mut(MR).enumerate() {
+            let at = first + k * acs;
+            let (live, pad) = run.split_at_mut(in_group);
+            if ars == 1 && in_group == MR {
+                // A fixed-size copy (a call to `memmove` for six entries would cost
+                // more than the copy).
+                let (src, dst): (&[f32; MR], &mut [f32; MR]) = (
+                    p.a[at..at + MR].try_into().expect("MR entries"),
+                    live.try_into().expect("MR entries"),
+                );
+                *dst = *src;
+            } else {
+                for (r, v) in live.iter_mut().enumerate() {
                     *v = p.a[at + r * ars];
                 }
             }
-        } else {
-            for (k, run) in group.chunks_exact_mut(MR).enumerate() {
-                let at = first + k * acs;
-                for (r, v) in run.iter_mut().enumerate() {
-                    *v = if r < in_group { p.a[at + r * ars] } else { 0.0 };
-                }
-            }
+            pad.fill(0.0);
         }
     }
 }
