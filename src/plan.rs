@@ -30,7 +30,9 @@ use std::sync::Arc;
 /// A piecewise-polynomial table of a function's value and slope on `[lo, hi]`, as
 /// the host path evaluates it: `2^k` equal intervals, and on each a polynomial of
 /// degree [`PlanTable::DEGREE`] in the local coordinate `t = 2 (x - a)/h - 1` of
-/// the interval `[a, a + h]` (Horner's rule), for the value and for the slope.
+/// the interval `[a, a + h]`, for the value and for the slope (the host sums each
+/// as its even and odd parts, `E(t^2) + t O(t^2)`, by Horner's rule in `t^2`; a
+/// device may sum it by Horner's rule in `t`, which differs in rounding only).
 /// Arguments outside `[lo, hi]` are clamped into it.
 #[derive(Debug, Clone)]
 pub struct PlanTable(Arc<Table>);

@@ -4,7 +4,9 @@
 //!
 //! `[lo, hi]` is cut into `2^k` equal intervals; on each, the profile is interpolated
 //! at Chebyshev points of degree [`DEGREE`] and stored as a polynomial in the local
-//! coordinate (Horner evaluation). The number of intervals doubles until the error
+//! coordinate `t`, evaluated as its even and odd parts, `p(t) = E(t^2) + t O(t^2)`
+//! (two Horner chains in `t^2`, whose coefficients of one step lie side by side:
+//! one vector load per step and point). The number of intervals doubles until the error
 //! estimate — twice the highest Chebyshev coefficient, and the largest error seen at
 //! test points between the nodes and at the ends — is below the requested tolerance
 //! relative to the profile's largest magnitude. A profile that cannot be tabulated
@@ -13,9 +15,11 @@
 use crate::numerics::{chebyshev_coeffs, chebyshev_points};
 
 /// Polynomial degree on each interval.
-pub(crate) const DEGREE: usize = 8;
+pub(crate) const DEGREE: usize = 9;
 /// Coefficients per polynomial (value or slope) on an interval.
 pub(crate) const NC: usize = DEGREE + 1;
+/// Steps of the even and odd parts' Horner chains: groups of two degrees.
+const GROUPS: usize = NC.div_ceil(2);
 /// The most intervals a table may use (an interval's index must fit an `i32`).
 pub(crate) const MAX_INTERVALS: usize = 1 << 14;
 
@@ -42,10 +46,67 @@ pub(crate) struct Table {
     hi: f64,
     inv_h: f64,
     intervals: usize,
-    /// Per interval, the value's and the slope's coefficients of each degree side by
-    /// side (the value's of degree `k` at `2k`, the slope's at `2k + 1`), so that
-    /// one two-wide load feeds both Horner chains.
-    blocks: Vec<[f64; 2 * NC]>,
+    /// Per interval, the value's and the slope's coefficients in groups of two
+    /// degrees, `[v_2m, s_2m, v_2m+1, s_2m+1]` for group `m` (a degree past
+    /// [`DEGREE`] zero), so that one four-wide load feeds a step of all four chains
+    /// (the even and odd parts of value and slope).
+    blocks: Vec<Block>,
+}
+
+/// One interval's coefficients (see [`Table`]'s `blocks`).
+type Block = [[f64; 4]; GROUPS];
+
+/// `acc t + c`, fused (`mul_add`, one instruction where FMA is enabled) or not.
+#[inline(always)]
+fn step<const FUSED: bool>(acc: f64, t: f64, c: f64) -> f64 {
+    if FUSED {
+        acc.mul_add(t, c)
+    } else {
+        acc * t + c
+    }
+}
+
+/// A block's `[value, slope]` at the local coordinate `t`: the four chains
+/// `[v_even, s_even, v_odd, s_odd]` in `t^2` from the highest group down, then
+/// `even + t odd`. Every evaluation path performs these operations in this order.
+#[inline(always)]
+fn eval_block<const FUSED: bool>(b: &Block, t: f64) -> [f64; 2] {
+    let t2 = t * t;
+    let mut acc = b[GROUPS - 1];
+    for g in b[..GROUPS - 1].iter().rev() {
+        for q in 0..4 {
+            acc[q] = step::<FUSED>(acc[q], t2, g[q]);
+        }
+    }
+    [
+        step::<FUSED>(acc[2], t, acc[0]),
+        step::<FUSED>(acc[3], t, acc[1]),
+    ]
+}
+
+/// A block's value alone at `t`: [`eval_block`]'s value chains.
+#[inline(always)]
+fn eval_block_value<const FUSED: bool>(b: &Block, t: f64) -> f64 {
+    let t2 = t * t;
+    let (mut even, mut odd) = (b[GROUPS - 1][0], b[GROUPS - 1][2]);
+    for g in b[..GROUPS - 1].iter().rev() {
+        even = step::<FUSED>(even, t2, g[0]);
+        odd = step::<FUSED>(odd, t2, g[2]);
+    }
+    step::<FUSED>(odd, t, even)
+}
+
+/// The block of the monomial coefficients `value` and `slope` (lowest degree first).
+fn to_block(value: &[f64; NC], slope: &[f64; NC]) -> Block {
+    std::array::from_fn(|m| {
+        let at = |k: usize, c: &[f64; NC]| c.get(k).copied().unwrap_or(0.0);
+        [
+            at(2 * m, value),
+            at(2 * m, slope),
+            at(2 * m + 1, value),
+            at(2 * m + 1, slope),
+        ]
+    })
 }
 
 /// Monomial coefficients (in the local coordinate `x`) of `sum_j c_j T_j(x)`.
@@ -75,15 +136,6 @@ fn monomial_coeffs(cheb: &[f64; NC]) -> [f64; NC] {
         cur = next;
     }
     out
-}
-
-#[inline(always)]
-fn horner(c: &[f64], x: f64) -> f64 {
-    let mut acc = c[NC - 1];
-    for &a in c[..NC - 1].iter().rev() {
-        acc = acc * x + a;
-    }
-    acc
 }
 
 impl Table {
@@ -142,18 +194,17 @@ impl Table {
             // coefficients, twice the last one bounds the interpolation error.
             err_v = err_v.max(2.0 * cv[NC - 1].abs());
             err_s = err_s.max(2.0 * cs[NC - 1].abs());
-            let (mv, ms) = (monomial_coeffs(&cv), monomial_coeffs(&cs));
+            let block = to_block(&monomial_coeffs(&cv), &monomial_coeffs(&cs));
             // Test points between the nodes, and the interval's ends.
             for x in [-1.0, -0.61, -0.17, 0.29, 0.73, 1.0] {
                 let (v, s) = f(at(x));
-                err_v = err_v.max((horner(&mv, x) - v).abs());
-                err_s = err_s.max((horner(&ms, x) - s).abs());
+                let [tv, ts] = eval_block::<true>(&block, x);
+                err_v = err_v.max((tv - v).abs());
+                err_s = err_s.max((ts - s).abs());
                 scale_v = scale_v.max(v.abs());
                 scale_s = scale_s.max(s.abs());
             }
-            blocks.push(std::array::from_fn(|k| {
-                if k % 2 == 0 { mv[k / 2] } else { ms[k / 2] }
-            }));
+            blocks.push(block);
             match accuracy {
                 Accuracy::Global(_) => {
                     global_v = global_v.max(scale_v);
@@ -203,7 +254,7 @@ impl Table {
         let side = usize::from(slope);
         self.blocks
             .iter()
-            .flat_map(|b| (0..NC).map(move |k| b[2 * k + side]))
+            .flat_map(|b| (0..NC).map(move |k| b[k / 2][2 * (k % 2) + side]))
             .collect()
     }
 
@@ -213,7 +264,7 @@ impl Table {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.lo.to_bits(), self.hi.to_bits(), self.intervals).hash(&mut h);
         for b in &self.blocks {
-            b.iter().for_each(|c| c.to_bits().hash(&mut h));
+            b.iter().flatten().for_each(|c| c.to_bits().hash(&mut h));
         }
         h.finish()
     }
@@ -222,12 +273,7 @@ impl Table {
     #[inline(always)]
     pub fn value_and_slope(&self, x: f64) -> (f64, f64) {
         let (i, t) = self.locate(x);
-        let c = &self.blocks[i];
-        let (mut v, mut s) = (c[2 * NC - 2], c[2 * NC - 1]);
-        for k in (0..NC - 1).rev() {
-            v = v * t + c[2 * k];
-            s = s * t + c[2 * k + 1];
-        }
+        let [v, s] = eval_block::<false>(&self.blocks[i], t);
         (v, s)
     }
 
@@ -235,12 +281,7 @@ impl Table {
     #[inline(always)]
     pub fn value(&self, x: f64) -> f64 {
         let (i, t) = self.locate(x);
-        let c = &self.blocks[i];
-        let mut v = c[2 * NC - 2];
-        for k in (0..NC - 1).rev() {
-            v = v * t + c[2 * k];
-        }
-        v
+        eval_block_value::<false>(&self.blocks[i], t)
     }
 
     /// Values (and slopes, if asked) at every `x`: lanes of independent Horner chains
@@ -260,10 +301,10 @@ impl Table {
     }
 
     /// [`Table::batch`] with fused multiply-adds in NEON registers (aarch64, where
-    /// both are always present): per lane the value's and the slope's Horner chains
-    /// side by side in one two-wide register, eight lanes interleaved, the interval
-    /// found by [`Table::locate`]. The same operations as `batch::<true>`, so the
-    /// same bits.
+    /// both are always present): per lane the even parts of value and slope side by
+    /// side in one two-wide register and the odd parts in another, eight lanes
+    /// interleaved, the interval found by [`Table::locate`]. The same operations as
+    /// `batch::<true>`, so the same bits.
     #[cfg(target_arch = "aarch64")]
     fn eval_batch_neon(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
         use std::arch::aarch64::*;
@@ -273,18 +314,26 @@ impl Table {
         for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
             let start = chunk * LANES;
             let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
-            let blk: [&[f64; 2 * NC]; LANES] = std::array::from_fn(|l| &self.blocks[lane[l].0]);
+            let blk: [&Block; LANES] = std::array::from_fn(|l| &self.blocks[lane[l].0]);
             // SAFETY (every intrinsic below): NEON is part of aarch64, and every load
-            // reads two f64 of a block of 2 NC at an offset below 2 NC - 1.
-            let coeffs = |l: usize, k: usize| unsafe { vld1q_f64(blk[l].as_ptr().add(k)) };
-            let mut vs: [float64x2_t; LANES] = std::array::from_fn(|l| coeffs(l, 2 * NC - 2));
+            // reads two f64 at offset 0 or 2 of a group of four.
+            let half = |l: usize, m: usize, odd: usize| unsafe {
+                vld1q_f64(blk[l][m].as_ptr().add(2 * odd))
+            };
             let tl: [float64x2_t; LANES] =
                 std::array::from_fn(|l| unsafe { vdupq_n_f64(lane[l].1) });
-            for k in (0..NC - 1).rev() {
+            let t2: [float64x2_t; LANES] =
+                std::array::from_fn(|l| unsafe { vdupq_n_f64(lane[l].1 * lane[l].1) });
+            let mut even: [float64x2_t; LANES] = std::array::from_fn(|l| half(l, GROUPS - 1, 0));
+            let mut odd: [float64x2_t; LANES] = std::array::from_fn(|l| half(l, GROUPS - 1, 1));
+            for m in (0..GROUPS - 1).rev() {
                 for l in 0..LANES {
-                    vs[l] = unsafe { vfmaq_f64(coeffs(l, 2 * k), vs[l], tl[l]) };
+                    even[l] = unsafe { vfmaq_f64(half(l, m, 0), even[l], t2[l]) };
+                    odd[l] = unsafe { vfmaq_f64(half(l, m, 1), odd[l], t2[l]) };
                 }
             }
+            let vs: [float64x2_t; LANES] =
+                std::array::from_fn(|l| unsafe { vfmaq_f64(even[l], odd[l], tl[l]) });
             for l in 0..LANES {
                 values[start + l] = unsafe { vgetq_lane_f64::<0>(vs[l]) };
             }
@@ -303,12 +352,12 @@ impl Table {
     }
 
     /// [`Table::batch`] with fused multiply-adds, written out in vector registers:
-    /// the interval lookup four lanes at a time, and the value's and the slope's
-    /// Horner chains of two lanes side by side in one four-wide register
-    /// (`[v, s, v', s']`), sixteen lanes interleaved (eight chains, enough to
-    /// cover the latency of two FMA units). Every operation is the one
-    /// [`Table::locate`] and `batch::<true>` perform, in the same order, so the
-    /// results are bit-for-bit theirs.
+    /// the interval lookup four lanes at a time, then per lane the four chains
+    /// `[v_even, s_even, v_odd, s_odd]` in one four-wide register, one load of a
+    /// group per step, sixteen lanes interleaved; two lanes' registers are then
+    /// regrouped into their even and odd parts, `[v, s, v', s'] = even + t odd`.
+    /// Every operation is the one [`Table::locate`] and `batch::<true>` perform, in
+    /// the same order, so the results are bit-for-bit theirs.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn eval_batch_avx2_fma(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
@@ -324,48 +373,55 @@ impl Table {
         for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
             let start = chunk * LANES;
             let mut index = [0i32; LANES];
-            // Per pair of lanes, the local coordinates `[t, t, t', t']`.
-            let mut tl = [_mm256_setzero_pd(); PAIRS];
+            // Each lane's local coordinate and its square, read back by broadcasts.
+            let (mut t, mut t2) = ([0.0f64; LANES], [0.0f64; LANES]);
             for group in 0..LANES / 4 {
                 let at = 4 * group;
-                // SAFETY: `xs` has LANES entries, so `at .. at + 4` is in bounds.
-                let xv = unsafe { _mm256_loadu_pd(xs.as_ptr().add(at)) };
-                // clamp(x, lo, hi), NaN kept: max/min return their second operand
-                // when either is NaN.
-                let c = _mm256_min_pd(hi, _mm256_max_pd(lo, xv));
-                let u = _mm256_mul_pd(_mm256_sub_pd(c, lo), inv_h);
-                // Truncation, then into [0, intervals - 1] (NaN converts to i32::MIN
-                // here, to 0 in `locate`: both end at interval 0 with t = NaN).
-                let i = _mm256_cvttpd_epi32(u);
-                let i = _mm_max_epi32(_mm_min_epi32(i, last), zero);
-                let r = _mm256_sub_pd(u, _mm256_cvtepi32_pd(i));
-                let tv = _mm256_sub_pd(_mm256_add_pd(r, r), one);
-                tl[2 * group] = _mm256_permute4x64_pd::<0b01_01_00_00>(tv);
-                tl[2 * group + 1] = _mm256_permute4x64_pd::<0b11_11_10_10>(tv);
-                // SAFETY: `index` has LANES entries; `at + 4 <= LANES`.
-                unsafe { _mm_storeu_si128(index.as_mut_ptr().add(at).cast(), i) };
+                // SAFETY: `xs`, `t`, `t2` and `index` have LANES entries, so
+                // `at .. at + 4` is in bounds.
+                unsafe {
+                    let xv = _mm256_loadu_pd(xs.as_ptr().add(at));
+                    // clamp(x, lo, hi), NaN kept: max/min return their second
+                    // operand when either is NaN.
+                    let c = _mm256_min_pd(hi, _mm256_max_pd(lo, xv));
+                    let u = _mm256_mul_pd(_mm256_sub_pd(c, lo), inv_h);
+                    // Truncation, then into [0, intervals - 1] (NaN converts to
+                    // i32::MIN here, to 0 in `locate`: both end at interval 0 with
+                    // t = NaN).
+                    let i = _mm256_cvttpd_epi32(u);
+                    let i = _mm_max_epi32(_mm_min_epi32(i, last), zero);
+                    let r = _mm256_sub_pd(u, _mm256_cvtepi32_pd(i));
+                    let tv = _mm256_sub_pd(_mm256_add_pd(r, r), one);
+                    _mm256_storeu_pd(t.as_mut_ptr().add(at), tv);
+                    _mm256_storeu_pd(t2.as_mut_ptr().add(at), _mm256_mul_pd(tv, tv));
+                    _mm_storeu_si128(index.as_mut_ptr().add(at).cast(), i);
+                }
             }
             debug_assert_eq!(self.blocks.len(), self.intervals);
             // SAFETY: every index was clamped into `0 ..= intervals - 1` above, and
             // there are `intervals` blocks (unchecked: the bounds checks of sixteen
             // lookups cost ~5% of this function).
-            let blk: [&[f64; 2 * NC]; LANES] =
+            let blk: [&Block; LANES] =
                 std::array::from_fn(|l| unsafe { self.blocks.get_unchecked(index[l] as usize) });
-            // The coefficients of offset `k` (value's and slope's) of lanes 2p, 2p + 1.
-            let coeffs = |p: usize, k: usize| {
-                // SAFETY: offsets are below 2 NC - 1, so two f64 lie in each block.
-                unsafe {
-                    let low = _mm_loadu_pd(blk[2 * p].as_ptr().add(k));
-                    let high = _mm_loadu_pd(blk[2 * p + 1].as_ptr().add(k));
-                    _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(low), high)
-                }
-            };
-            let mut vs: [__m256d; PAIRS] = std::array::from_fn(|p| coeffs(p, 2 * NC - 2));
-            for k in (0..NC - 1).rev() {
-                for p in 0..PAIRS {
-                    vs[p] = _mm256_fmadd_pd(vs[p], tl[p], coeffs(p, 2 * k));
+            // SAFETY: a group is four f64.
+            let group = |l: usize, m: usize| unsafe { _mm256_loadu_pd(blk[l][m].as_ptr()) };
+            let mut acc: [__m256d; LANES] = std::array::from_fn(|l| group(l, GROUPS - 1));
+            for m in (0..GROUPS - 1).rev() {
+                for l in 0..LANES {
+                    acc[l] = _mm256_fmadd_pd(acc[l], _mm256_broadcast_sd(&t2[l]), group(l, m));
                 }
             }
+            // Lanes 2p and 2p + 1: [v, s, v', s'] = even + [t, t, t', t'] odd.
+            let vs: [__m256d; PAIRS] = std::array::from_fn(|p| {
+                let (a, b) = (acc[2 * p], acc[2 * p + 1]);
+                let even = _mm256_permute2f128_pd::<0x20>(a, b);
+                let odd = _mm256_permute2f128_pd::<0x31>(a, b);
+                let tp = _mm256_blend_pd::<0b1100>(
+                    _mm256_broadcast_sd(&t[2 * p]),
+                    _mm256_broadcast_sd(&t[2 * p + 1]),
+                );
+                _mm256_fmadd_pd(odd, tp, even)
+            });
             // [v, s, v', s'] of two pairs into four values and four slopes, in order.
             let mut v_out = [0.0f64; LANES];
             let mut s_out = [0.0f64; LANES];
@@ -392,8 +448,9 @@ impl Table {
         )
     }
 
-    /// The batch evaluation; `FUSED` uses `mul_add`, which is a single instruction
-    /// only where FMA is enabled.
+    /// The batch evaluation, [`eval_block`] per point; `FUSED` uses `mul_add`, which
+    /// is a single instruction only where FMA is enabled. Eight lanes interleaved,
+    /// so that their chains' latencies overlap.
     #[inline(always)]
     fn batch<const FUSED: bool>(
         &self,
@@ -402,34 +459,13 @@ impl Table {
         mut slopes: Option<&mut [f64]>,
     ) {
         const LANES: usize = 8;
-        #[inline(always)]
-        fn step<const FUSED: bool>(acc: f64, t: f64, c: f64) -> f64 {
-            if FUSED {
-                acc.mul_add(t, c)
-            } else {
-                acc * t + c
-            }
-        }
         let n = x.len().min(values.len());
         let full = n - n % LANES;
         for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
             let start = chunk * LANES;
-            let mut blk = [&self.blocks[0]; LANES];
-            let mut t = [0.0f64; LANES];
-            for l in 0..LANES {
-                let (i, tl) = self.locate(xs[l]);
-                blk[l] = &self.blocks[i];
-                t[l] = tl;
-            }
-            // Per lane, the value and the slope side by side: [v, s].
-            let mut vs: [[f64; 2]; LANES] =
-                std::array::from_fn(|l| [blk[l][2 * NC - 2], blk[l][2 * NC - 1]]);
-            for k in (0..NC - 1).rev() {
-                for l in 0..LANES {
-                    vs[l][0] = step::<FUSED>(vs[l][0], t[l], blk[l][2 * k]);
-                    vs[l][1] = step::<FUSED>(vs[l][1], t[l], blk[l][2 * k + 1]);
-                }
-            }
+            let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
+            let vs: [[f64; 2]; LANES] =
+                std::array::from_fn(|l| eval_block::<FUSED>(&self.blocks[lane[l].0], lane[l].1));
             for l in 0..LANES {
                 values[start + l] = vs[l][0];
             }
@@ -441,12 +477,7 @@ impl Table {
         }
         for j in full..n {
             let (i, t) = self.locate(x[j]);
-            let c = &self.blocks[i];
-            let (mut v, mut s) = (c[2 * NC - 2], c[2 * NC - 1]);
-            for k in (0..NC - 1).rev() {
-                v = step::<FUSED>(v, t, c[2 * k]);
-                s = step::<FUSED>(s, t, c[2 * k + 1]);
-            }
+            let [v, s] = eval_block::<FUSED>(&self.blocks[i], t);
             values[j] = v;
             if let Some(out) = slopes.as_deref_mut() {
                 out[j] = s;
@@ -554,6 +585,32 @@ mod tests {
             let mut v2 = vec![0.0; len];
             t.eval_batch(x, &mut v2, None);
             assert_eq!(bits(&v2), bits(&v1));
+        }
+    }
+
+    #[test]
+    fn the_listed_coefficients_are_the_evaluated_polynomials() {
+        // What `coefficients` lists (for devices, summed by Horner's rule in `t`)
+        // against the even/odd evaluation, up to rounding.
+        let f = |x: f64| ((2.0 * x).sin() + x.powi(11), 2.0 * (2.0 * x).cos());
+        let t = Table::build(-1.0, 1.0, Accuracy::Global(1e-13), f).unwrap();
+        let (value, slope) = (t.coefficients(false), t.coefficients(true));
+        assert_eq!(value.len(), t.intervals * NC);
+        let h = 2.0 / t.intervals as f64;
+        for i in 0..=400 {
+            let x = -1.0 + 0.005 * i as f64;
+            let k = (((x + 1.0) / h) as usize).min(t.intervals - 1);
+            let local = 2.0 * (x - (-1.0 + h * k as f64)) / h - 1.0;
+            let horner = |c: &[f64]| c.iter().rev().fold(0.0, |acc, &a| acc * local + a);
+            let (v, s) = t.value_and_slope(x);
+            assert!(
+                (horner(&value[k * NC..(k + 1) * NC]) - v).abs() < 1e-14,
+                "x={x}"
+            );
+            assert!(
+                (horner(&slope[k * NC..(k + 1) * NC]) - s).abs() < 1e-13,
+                "x={x}"
+            );
         }
     }
 
