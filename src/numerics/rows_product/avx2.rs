@@ -34,6 +34,14 @@ impl BlockKernel for Avx2 {
         } = *blk;
         let (rs, ks) = (a.rs, a.ks);
         let (a, b) = (a.rows.as_ptr(), blk.panel.as_ptr());
+        let cp = c.as_mut_ptr();
+        // The block's rows of `C` (the first and the last of its columns' cache
+        // lines), asked for now so that they have arrived when the sums are added.
+        for r in 0..R {
+            let row = cp.wrapping_add((i0 + r) * ldc + l0);
+            _mm_prefetch::<_MM_HINT_T0>(row.cast_const().cast());
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(cols - 1).cast_const().cast());
+        }
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
         for k in 0..kc {
             // SAFETY: the panel holds kc rows of NR floats; `a` the block's rows.
@@ -49,7 +57,6 @@ impl BlockKernel for Avx2 {
                 }
             }
         }
-        let cp = c.as_mut_ptr();
         if cols == NR {
             for (r, acc_r) in acc.iter().enumerate() {
                 for (u, sum) in acc_r.iter().enumerate() {
