@@ -266,9 +266,6 @@ impl<'a, F: Real> Operands<'a, F> {
                 first: 0,
             })
         });
-        for row in out.chunks_mut(ld).take(bi) {
-            row[..bj].fill(0.0);
-        }
         let product = Product {
             m: bi,
             n: bj,
@@ -280,6 +277,7 @@ impl<'a, F: Real> Operands<'a, F> {
             ldc: ld,
             packed_b,
             upper: false,
+            assign: true,
         };
         if (i0, bi) == (j0, bj) {
             return symmetric_product(&product, out);
@@ -361,6 +359,7 @@ impl<'a, F: Real> Operands<'a, F> {
                 first,
             }),
             upper: false,
+            assign: false,
         };
         rows_product(&product, c)
     }

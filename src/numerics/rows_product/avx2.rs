@@ -63,7 +63,12 @@ impl BlockKernel for Avx2 {
                     // SAFETY: C's row i0 + r, columns l0 + 8 u .. + 8, are in `c`.
                     unsafe {
                         let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
-                        _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *sum));
+                        let new = if blk.assign {
+                            *sum
+                        } else {
+                            _mm256_add_ps(_mm256_loadu_ps(at), *sum)
+                        };
+                        _mm256_storeu_ps(at, new);
                     }
                 }
             }
@@ -79,8 +84,12 @@ impl BlockKernel for Avx2 {
                 // SAFETY: C's row i0 + r, the masked columns from l0 + 8 u, are in `c`.
                 unsafe {
                     let at = cp.add((i0 + r) * ldc + l0 + 8 * u);
-                    let old = _mm256_maskload_ps(at, masks[u]);
-                    _mm256_maskstore_ps(at, masks[u], _mm256_add_ps(old, *sum));
+                    let new = if blk.assign {
+                        *sum
+                    } else {
+                        _mm256_add_ps(_mm256_maskload_ps(at, masks[u]), *sum)
+                    };
+                    _mm256_maskstore_ps(at, masks[u], new);
                 }
             }
         }

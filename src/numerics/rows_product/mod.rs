@@ -54,6 +54,9 @@ pub(crate) struct Product<'a> {
     /// Only the blocks of `C` holding entries on or above its diagonal are
     /// needed (set by [`symmetric_product`]); the packed kernels skip the others.
     pub upper: bool,
+    /// `C = A B`: `C`'s entries in the shape are overwritten, not added to (the
+    /// packed kernels store their first sums, so `C` need not be zeroed first).
+    pub assign: bool,
 }
 
 /// `B` packed into panels as the packed kernels read it ([`pack_panels`]):
@@ -192,51 +195,58 @@ pub(crate) fn has_rows_product() -> bool {
     kernel() != Kernel::Gemm
 }
 
-/// `C[i][l] += sum_k A[i ars + k acs] B[k brs + l bcs]` for `i < m`, `l < n`,
-/// `k < depth`, each sum formed in `k` order (in pieces of [`KC`] for the packed
-/// kernels, each added to `C` in turn); `false` (and nothing done) where this CPU
-/// has no kernel, the kernel does not take these strides (AVX-512: `bcs = 1`), or
-/// the slices are too short for the shape.
+/// `C[i][l] += sum_k A[i ars + k acs] B[k brs + l bcs]` (or `=`, with
+/// [`Product::assign`]) for `i < m`, `l < n`, `k < depth`, each sum formed in `k`
+/// order (in pieces of [`KC`] for the packed kernels, each added to `C` in turn);
+/// `false` (and nothing done) where this CPU has no kernel, the kernel does not
+/// take these strides (AVX-512: `bcs = 1`), or the slices are too short for the
+/// shape.
 pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
-    if !p.fits(c.len()) {
+    let kernel = kernel();
+    let takes = match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => p.b_strides.1 == 1,
+        Kernel::Gemm => false,
+        #[allow(unreachable_patterns)]
+        _ => true,
+    };
+    if !takes || !p.fits(c.len()) {
         return false;
     }
     let empty = p.m == 0 || p.n == 0 || p.depth == 0;
-    match kernel() {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 if p.b_strides.1 == 1 => {
-            if !empty {
-                // SAFETY: AVX-512F is present (`kernel`), and `fits` checked that every
-                // entry the shape reads or writes lies within the slices.
-                unsafe { avx512::product(p, c) };
-            }
-            true
+    // The packed kernels store the first piece's sums; elsewhere (AVX-512, or no
+    // sums at all) `C = A B` is `C = 0`, then `C += A B`.
+    #[cfg(target_arch = "x86_64")]
+    let stores_first = !empty && kernel != Kernel::Avx512;
+    #[cfg(not(target_arch = "x86_64"))]
+    let stores_first = !empty;
+    if p.assign && !stores_first && p.m > 0 && p.n > 0 {
+        for row in c.chunks_mut(p.ldc).take(p.m) {
+            row[..p.n].fill(0.0);
         }
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => {
-            if !empty {
-                // SAFETY: AVX2 and FMA are present (`kernel`), and `fits` checked that
-                // every entry the shape reads or writes lies within the slices.
-                unsafe { packed_product::<avx2::Avx2>(p, c) };
-            }
-            true
-        }
-        #[cfg(target_arch = "aarch64")]
-        Kernel::Neon => {
-            if !empty {
-                // SAFETY: NEON is part of aarch64, and `fits` checked that every
-                // entry the shape reads or writes lies within the slices.
-                unsafe { packed_product::<neon::Neon>(p, c) };
-            }
-            true
-        }
-        _ => false,
     }
+    if empty {
+        return true;
+    }
+    match kernel {
+        // SAFETY (each arm): the kernel's instructions are present (`kernel`), and
+        // `fits` checked that every entry the shape reads or writes lies within
+        // the slices.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { avx512::product(p, c) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { packed_product::<avx2::Avx2>(p, c) },
+        #[cfg(target_arch = "aarch64")]
+        Kernel::Neon => unsafe { packed_product::<neon::Neon>(p, c) },
+        Kernel::Gemm => return false,
+    }
+    true
 }
 
 /// [`rows_product`] for a product that is symmetric (`A B = (A B)^T`, a Gram tile
 /// of a set of rows with itself; `m = n`) into a `C` that is symmetric on entry
-/// (zero, say): the packed kernels form only the blocks holding entries on or
+/// (zero, say), or any `C` with [`Product::assign`]: the packed kernels form only
+/// the blocks holding entries on or
 /// above the diagonal, and the entries below it are copied across. The copies are
 /// the bits the kernels would have formed: each entry's sum has the same terms,
 /// products of the same two numbers, in the same order.
@@ -295,6 +305,9 @@ pub(super) struct Block<'a> {
     pub cols: usize,
     pub kc: usize,
     pub ldc: usize,
+    /// Store the sums into `C` instead of adding them (the first piece of a
+    /// [`Product::assign`]).
+    pub assign: bool,
 }
 
 impl Block<'_> {
@@ -516,6 +529,7 @@ fn by_panels(p: &Product<'_>, mut block: impl FnMut(Block<'_>)) {
                                 cols,
                                 kc,
                                 ldc: p.ldc,
+                                assign: p.assign && k0 == 0,
                             });
                         }
                     }

@@ -37,8 +37,12 @@ impl BlockKernel for Neon {
                 unsafe { vst1q_f32(sums.as_mut_ptr().add(4 * u), *sum) };
             }
             let row = &mut c[(i0 + r) * blk.ldc + l0..][..cols];
-            for (o, s) in row.iter_mut().zip(sums) {
-                *o += s;
+            if blk.assign {
+                row.copy_from_slice(&sums[..cols]);
+            } else {
+                for (o, s) in row.iter_mut().zip(sums) {
+                    *o += s;
+                }
             }
         }
     }

@@ -53,6 +53,7 @@ fn matches_a_plain_sum() {
                 ldc,
                 packed_b: None,
                 upper: false,
+                assign: false,
             };
             let done = rows_product(&p, &mut c);
             let expected = has_rows_product() && (kernel().takes_any_b() || !by_columns);
@@ -113,6 +114,7 @@ fn packed_panels_give_the_same_bits() {
                 ldc: n,
                 packed_b: None,
                 upper: false,
+                assign: false,
             };
             let (mut c1, mut c2) = (vec![0.5f32; m * n], vec![0.5f32; m * n]);
             let done = rows_product(&p, &mut c1);
@@ -167,12 +169,68 @@ fn symmetric_products_have_the_bits_of_whole_ones() {
             ldc,
             packed_b: None,
             upper: false,
+            assign: false,
         };
         let (mut whole, mut symmetric) = (vec![0.0f32; m * ldc], vec![0.0f32; m * ldc]);
         let done = rows_product(&p, &mut whole);
         assert_eq!(symmetric_product(&p, &mut symmetric), done);
         let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&whole), bits(&symmetric), "m={m} depth={depth}");
+    }
+}
+
+/// With `assign`, `C`'s entries in the shape end as `A B` whatever they held (NaN
+/// here), with the bits of `C = 0` then `C += A B`, for one panel's depth and
+/// more, for symmetric products, and for an empty sum; the gaps keep theirs.
+#[test]
+fn assigning_overwrites_whatever_c_held() {
+    for (m, n, depth) in [
+        (5usize, 5usize, 7usize),
+        (13, 33, 600),
+        (64, 64, 256),
+        (4, 9, 0),
+    ] {
+        // B = A^T from the first n rows: symmetric when m = n.
+        let a: Vec<f32> = (0..m.max(n) * depth.max(1))
+            .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let ldc = n + 2;
+        let product = |assign| Product {
+            m,
+            n,
+            depth,
+            a: &a,
+            a_strides: (depth.max(1), 1),
+            b: &a,
+            b_strides: (1, depth.max(1)),
+            ldc,
+            packed_b: None,
+            upper: false,
+            assign,
+        };
+        let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let square = m == n;
+        for symmetric in [false, true].into_iter().filter(|&s| !s || square) {
+            let run = |p: &Product<'_>, c: &mut [f32]| {
+                if symmetric {
+                    symmetric_product(p, c)
+                } else {
+                    rows_product(p, c)
+                }
+            };
+            let mut zeroed = vec![0.0f32; m * ldc];
+            let mut garbage = vec![f32::NAN; m * ldc];
+            let done = run(&product(false), &mut zeroed);
+            assert_eq!(run(&product(true), &mut garbage), done);
+            assert_eq!(done, has_rows_product(), "{m}x{n}x{depth}");
+            if !done {
+                continue;
+            }
+            for (i, (z, g)) in zeroed.chunks(ldc).zip(garbage.chunks(ldc)).enumerate() {
+                assert_eq!(bits(&z[..n]), bits(&g[..n]), "{m}x{n}x{depth} row {i}");
+                assert!(g[n..].iter().all(|v| v.is_nan()), "gap written");
+            }
+        }
     }
 }
 
@@ -190,6 +248,7 @@ fn short_slices_are_declined() {
             ldc: 2,
             packed_b: None,
             upper: false,
+            assign: false,
         }
     }
     let a = vec![1.0f32; 4];
@@ -217,6 +276,7 @@ fn tile_products<'a>(
         ldc: d,
         packed_b: None,
         upper: false,
+        assign: false,
     };
     [
         (
@@ -232,6 +292,7 @@ fn tile_products<'a>(
                 ldc: t,
                 packed_b: None,
                 upper: false,
+                assign: false,
             },
         ),
         ("W X", w_x((t, 1))),
