@@ -5,7 +5,7 @@
 //! triangle only.
 
 use super::{PairRequest, PairTerm};
-use crate::numerics::{lane_sum, mirror_upper, mirror_upper_f32};
+use crate::numerics::{lane_sum, mirror_upper, mirror_upper_f32, vectorized};
 use crate::real::Real;
 use ndarray::Array2;
 use std::ops::Range;
@@ -81,7 +81,10 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
             row,
         );
         if !req.log_rows {
-            sum += lane_sum(f, |v| v);
+            sum += vectorized(
+                #[inline(always)]
+                || lane_sum(f, |v| v),
+            );
         }
         each(a, f, wrow);
     }
@@ -112,9 +115,14 @@ fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
 ) {
     let gram_row = gram.row(a);
     let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
-    for (gv, x) in g.iter_mut().zip(&gram_row[cols.clone()]) {
-        *gv = x.to_f64();
-    }
+    vectorized(
+        #[inline(always)]
+        || {
+            for (gv, x) in g.iter_mut().zip(&gram_row[cols.clone()]) {
+                *gv = x.to_f64();
+            }
+        },
+    );
     term.row(i, j0, g, f, wrow.as_deref_mut());
     if !req.diagonal && (j0..j0 + f.len()).contains(&i) {
         f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
@@ -125,9 +133,14 @@ fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
     if let Some(wrow) = wrow {
         let mut w_row = w.row_mut(a);
         let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
-        for (wv, x) in w_row[cols].iter_mut().zip(wrow.iter()) {
-            *wv = F::from_f64(*x);
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for (wv, x) in w_row[cols].iter_mut().zip(wrow.iter()) {
+                    *wv = F::from_f64(*x);
+                }
+            },
+        );
     }
 }
 
@@ -166,7 +179,10 @@ pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
         };
         evaluate_row(term, req, (gram, w), (g, f, wrow), row);
         on_diagonal += f[0];
-        off_diagonal += lane_sum(&f[1..], |v| v);
+        off_diagonal += vectorized(
+            #[inline(always)]
+            || lane_sum(&f[1..], |v| v),
+        );
     }
     if need_w {
         let ld = w.ncols();
