@@ -306,13 +306,10 @@ impl Table {
     /// interleaved, the interval found by [`Table::locate`]. The same operations as
     /// `batch::<true>`, so the same bits.
     #[cfg(target_arch = "aarch64")]
-    fn eval_batch_neon(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
+    fn eval_batch_neon(&self, x: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
         use std::arch::aarch64::*;
         const LANES: usize = 8;
-        let n = x.len().min(values.len());
-        let full = n - n % LANES;
-        for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
-            let start = chunk * LANES;
+        self.by_chunks::<LANES, true>(x, values, slopes, |xs| {
             let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
             let blk: [&Block; LANES] = std::array::from_fn(|l| &self.blocks[lane[l].0]);
             // SAFETY (every intrinsic below): NEON is part of aarch64, and every load
@@ -334,21 +331,11 @@ impl Table {
             }
             let vs: [float64x2_t; LANES] =
                 std::array::from_fn(|l| unsafe { vfmaq_f64(even[l], odd[l], tl[l]) });
-            for l in 0..LANES {
-                values[start + l] = unsafe { vgetq_lane_f64::<0>(vs[l]) };
-            }
-            if let Some(out) = slopes.as_deref_mut() {
-                for l in 0..LANES {
-                    out[start + l] = unsafe { vgetq_lane_f64::<1>(vs[l]) };
-                }
-            }
-        }
-        let rest = full..n;
-        self.batch::<true>(
-            &x[rest.clone()],
-            &mut values[rest.clone()],
-            slopes.map(|s| &mut s[rest]),
-        )
+            (
+                std::array::from_fn(|l| unsafe { vgetq_lane_f64::<0>(vs[l]) }),
+                std::array::from_fn(|l| unsafe { vgetq_lane_f64::<1>(vs[l]) }),
+            )
+        })
     }
 
     /// [`Table::batch`] with fused multiply-adds, written out in vector registers:
@@ -360,23 +347,19 @@ impl Table {
     /// the same order, so the results are bit-for-bit theirs.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn eval_batch_avx2_fma(&self, x: &[f64], values: &mut [f64], mut slopes: Option<&mut [f64]>) {
+    fn eval_batch_avx2_fma(&self, x: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
         use std::arch::x86_64::*;
         const LANES: usize = 16;
         const PAIRS: usize = LANES / 2;
-        let n = x.len().min(values.len());
-        let full = n - n % LANES;
         let (lo, hi) = (_mm256_set1_pd(self.lo), _mm256_set1_pd(self.hi));
         let inv_h = _mm256_set1_pd(self.inv_h);
         let (one, zero) = (_mm256_set1_pd(1.0), _mm_setzero_si128());
         let last = _mm_set1_epi32(self.intervals as i32 - 1);
-        for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
-            let start = chunk * LANES;
+        self.by_chunks::<LANES, true>(x, values, slopes, |xs| {
             let mut index = [0i32; LANES];
             // Each lane's local coordinate and its square, read back by broadcasts.
             let (mut t, mut t2) = ([0.0f64; LANES], [0.0f64; LANES]);
-            for group in 0..LANES / 4 {
-                let at = 4 * group;
+            for at in (0..LANES).step_by(4) {
                 // SAFETY: `xs`, `t`, `t2` and `index` have LANES entries, so
                 // `at .. at + 4` is in bounds.
                 unsafe {
@@ -423,8 +406,7 @@ impl Table {
                 _mm256_fmadd_pd(odd, tp, even)
             });
             // [v, s, v', s'] of two pairs into four values and four slopes, in order.
-            let mut v_out = [0.0f64; LANES];
-            let mut s_out = [0.0f64; LANES];
+            let (mut v_out, mut s_out) = ([0.0f64; LANES], [0.0f64; LANES]);
             for q in 0..LANES / 4 {
                 let (a, b) = (vs[2 * q], vs[2 * q + 1]);
                 let v = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpacklo_pd(a, b));
@@ -435,44 +417,45 @@ impl Table {
                     _mm256_storeu_pd(s_out.as_mut_ptr().add(4 * q), s);
                 }
             }
-            values[start..start + LANES].copy_from_slice(&v_out);
-            if let Some(out) = slopes.as_deref_mut() {
-                out[start..start + LANES].copy_from_slice(&s_out);
-            }
-        }
-        let rest = full..n;
-        self.batch::<true>(
-            &x[rest.clone()],
-            &mut values[rest.clone()],
-            slopes.map(|s| &mut s[rest]),
-        )
+            (v_out, s_out)
+        })
     }
 
     /// The batch evaluation, [`eval_block`] per point; `FUSED` uses `mul_add`, which
     /// is a single instruction only where FMA is enabled. Eight lanes interleaved,
     /// so that their chains' latencies overlap.
     #[inline(always)]
-    fn batch<const FUSED: bool>(
+    fn batch<const FUSED: bool>(&self, x: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
+        const LANES: usize = 8;
+        self.by_chunks::<LANES, FUSED>(x, values, slopes, |xs| {
+            let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
+            let vs: [[f64; 2]; LANES] =
+                std::array::from_fn(|l| eval_block::<FUSED>(&self.blocks[lane[l].0], lane[l].1));
+            (
+                std::array::from_fn(|l| vs[l][0]),
+                std::array::from_fn(|l| vs[l][1]),
+            )
+        })
+    }
+
+    /// `chunk` on every full chunk of `L` points of `x` (their values and slopes
+    /// into `values` and, if given, `slopes`), then the points left over one at a
+    /// time, as `batch::<FUSED>` sums them.
+    #[inline(always)]
+    fn by_chunks<const L: usize, const FUSED: bool>(
         &self,
         x: &[f64],
         values: &mut [f64],
         mut slopes: Option<&mut [f64]>,
+        mut chunk: impl FnMut(&[f64; L]) -> ([f64; L], [f64; L]),
     ) {
-        const LANES: usize = 8;
         let n = x.len().min(values.len());
-        let full = n - n % LANES;
-        for (chunk, xs) in x[..full].chunks_exact(LANES).enumerate() {
-            let start = chunk * LANES;
-            let lane: [(usize, f64); LANES] = std::array::from_fn(|l| self.locate(xs[l]));
-            let vs: [[f64; 2]; LANES] =
-                std::array::from_fn(|l| eval_block::<FUSED>(&self.blocks[lane[l].0], lane[l].1));
-            for l in 0..LANES {
-                values[start + l] = vs[l][0];
-            }
+        let full = n - n % L;
+        for (c, xs) in x[..full].chunks_exact(L).enumerate() {
+            let (v, s) = chunk(xs.try_into().expect("a chunk of L points"));
+            values[c * L..(c + 1) * L].copy_from_slice(&v);
             if let Some(out) = slopes.as_deref_mut() {
-                for l in 0..LANES {
-                    out[start + l] = vs[l][1];
-                }
+                out[c * L..(c + 1) * L].copy_from_slice(&s);
             }
         }
         for j in full..n {
