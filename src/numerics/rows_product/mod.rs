@@ -220,9 +220,9 @@ pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
     let stores_first = !empty && kernel != Kernel::Avx512;
     #[cfg(not(target_arch = "x86_64"))]
     let stores_first = !empty;
-    if p.assign && !stores_first && p.m > 0 && p.n > 0 {
-        for row in c.chunks_mut(p.ldc).take(p.m) {
-            row[..p.n].fill(0.0);
+    if p.assign && !stores_first && p.n > 0 {
+        for i in 0..p.m {
+            c[i * p.ldc..][..p.n].fill(0.0);
         }
     }
     if empty {
@@ -246,10 +246,10 @@ pub(crate) fn rows_product(p: &Product<'_>, c: &mut [f32]) -> bool {
 /// [`rows_product`] for a product that is symmetric (`A B = (A B)^T`, a Gram tile
 /// of a set of rows with itself; `m = n`) into a `C` that is symmetric on entry
 /// (zero, say), or any `C` with [`Product::assign`]: the packed kernels form only
-/// the blocks holding entries on or
-/// above the diagonal, and the entries below it are copied across. The copies are
-/// the bits the kernels would have formed: each entry's sum has the same terms,
-/// products of the same two numbers, in the same order.
+/// the blocks holding entries on or above the diagonal, and the entries below it
+/// are copied across. The copies are the bits the kernels would have formed: each
+/// entry's sum has the same terms, products of the same two numbers, in the same
+/// order.
 pub(crate) fn symmetric_product(p: &Product<'_>, c: &mut [f32]) -> bool {
     let upper = p.m == p.n && kernel().takes_any_b();
     if !rows_product(&Product { upper, ..*p }, c) {
