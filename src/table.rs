@@ -6,7 +6,8 @@
 //! at Chebyshev points of degree [`DEGREE`] and stored as a polynomial in the local
 //! coordinate `t`, evaluated as its even and odd parts, `p(t) = E(t^2) + t O(t^2)`
 //! (two Horner chains in `t^2`, whose coefficients of one step lie side by side:
-//! one vector load per step and point). The number of intervals doubles until the error
+//! on AVX2 one 256-bit load per step and point). The number of intervals doubles
+//! until the error
 //! estimate — twice the highest Chebyshev coefficient, and the largest error seen at
 //! test points between the nodes and at the ends — is below the requested tolerance
 //! relative to the profile's largest magnitude. A profile that cannot be tabulated
@@ -286,7 +287,9 @@ impl Table {
 
     /// Values (and slopes, if asked) at every `x`: lanes of independent Horner chains
     /// interleaved so that their latencies overlap. On x86-64 CPUs with AVX2 and FMA
-    /// (detected at run time) the lanes run as fused multiply-adds in vector registers.
+    /// (detected at run time) and on aarch64 (NEON) the lanes run as fused
+    /// multiply-adds in vector registers, with the same bits on both; elsewhere
+    /// unfused, which may differ in the last bits.
     pub fn eval_batch(&self, x: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -577,6 +580,7 @@ mod tests {
         // against the even/odd evaluation, up to rounding.
         let f = |x: f64| ((2.0 * x).sin() + x.powi(11), 2.0 * (2.0 * x).cos());
         let t = Table::build(-1.0, 1.0, Accuracy::Global(1e-13), f).unwrap();
+        assert!(t.intervals > 1);
         let (value, slope) = (t.coefficients(false), t.coefficients(true));
         assert_eq!(value.len(), t.intervals * NC);
         let h = 2.0 / t.intervals as f64;

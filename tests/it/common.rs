@@ -118,7 +118,7 @@ pub fn fd_tolerance(fd: &Array2<f64>, loss_scale: f64, h: f64) -> f64 {
 }
 
 /// The accuracy of a loss of a few rows, in units in the last place of its terms'
-/// magnitude (a few dozen terms, each from a degree-8 table or a short series).
+/// magnitude (a few dozen terms, each from a degree-9 table or a short series).
 pub const LOSS_ULPS: f64 = 64.0;
 
 /// Five-point central finite-difference gradient of `f` at `z` (error O(h^4) + O(eps/h)).

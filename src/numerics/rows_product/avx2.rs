@@ -36,7 +36,8 @@ impl BlockKernel for Avx2 {
         let (a, b) = (a.rows.as_ptr(), blk.panel.as_ptr());
         let cp = c.as_mut_ptr();
         // The block's rows of `C` (the first and the last of its columns' cache
-        // lines), asked for now so that they have arrived when the sums are added.
+        // lines), asked for now so that they have arrived when the sums are added
+        // to them (or stored into them).
         for r in 0..R {
             let row = cp.wrapping_add((i0 + r) * ldc + l0);
             _mm_prefetch::<_MM_HINT_T0>(row.cast_const().cast());

@@ -116,12 +116,16 @@ impl Product<'_> {
                 .checked_mul(rs)
                 .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)))
         };
-        if self.m == 0 || self.n == 0 || self.depth == 0 {
+        if self.m == 0 || self.n == 0 {
             return true;
+        }
+        // An empty sum reads nothing, but an assigned one still writes `C`.
+        let c_end = last(self.m, (self.ldc, 1), self.n);
+        if self.depth == 0 {
+            return c_end.is_some_and(|c| c < c_len);
         }
         let a_end = last(self.m, self.a_strides, self.depth);
         let b_end = last(self.depth, self.b_strides, self.n);
-        let c_end = last(self.m, (self.ldc, 1), self.n);
         let packed_fits = self.packed_b.is_none_or(|pb| {
             let last_row = ((self.n - 1) / NR)
                 .checked_mul(pb.stride)
@@ -197,7 +201,8 @@ pub(crate) fn has_rows_product() -> bool {
 
 /// `C[i][l] += sum_k A[i ars + k acs] B[k brs + l bcs]` (or `=`, with
 /// [`Product::assign`]) for `i < m`, `l < n`, `k < depth`, each sum formed in `k`
-/// order (in pieces of [`KC`] for the packed kernels, each added to `C` in turn);
+/// order (in pieces of [`KC`] for the packed kernels, each added to `C` in turn,
+/// the first stored instead with `assign`);
 /// `false` (and nothing done) where this CPU has no kernel, the kernel does not
 /// take these strides (AVX-512: `bcs = 1`), or the slices are too short for the
 /// shape.
@@ -324,7 +329,8 @@ impl Block<'_> {
 
 /// A packed kernel's instruction set: sums one [`Block`] of `R` rows in registers.
 pub(super) trait BlockKernel {
-    /// `C += ` the block's product, for a block of `R` rows.
+    /// `C += ` the block's product (`C =` with [`Block::assign`]), for a block of
+    /// `R` rows.
     ///
     /// # Safety
     /// The kernel's instructions are present; the block has `R` rows and is well
@@ -332,7 +338,8 @@ pub(super) trait BlockKernel {
     unsafe fn block<const R: usize>(b: &Block<'_>, c: &mut [f32]);
 }
 
-/// `C += A B` by the packed kernel `K`, block by block.
+/// `C += A B` (`C = A B` with [`Product::assign`]) by the packed kernel `K`,
+/// block by block.
 ///
 /// # Safety
 /// `K`'s instructions are present, and `p` fits `c` ([`Product::fits`]).

@@ -188,6 +188,8 @@ fn assigning_overwrites_whatever_c_held() {
         (5usize, 5usize, 7usize),
         (13, 33, 600),
         (64, 64, 256),
+        (20, 20, 600),
+        (13, 13, 300),
         (4, 9, 0),
     ] {
         // B = A^T from the first n rows: symmetric when m = n.
@@ -195,7 +197,10 @@ fn assigning_overwrites_whatever_c_held() {
             .map(|v| ((v * 7 % 13) as f32 - 6.0) / 8.0)
             .collect();
         let ldc = n + 2;
-        let product = |assign| Product {
+        // B also packed once into panels, as the engine's Gram tiles read it.
+        let mut panels = vec![f32::NAN; packed_len(depth, n).unwrap()];
+        pack_panels(&a, (1, depth.max(1)), depth, n, &mut panels);
+        let product = |assign, packed: bool| Product {
             m,
             n,
             depth,
@@ -204,13 +209,18 @@ fn assigning_overwrites_whatever_c_held() {
             b: &a,
             b_strides: (1, depth.max(1)),
             ldc,
-            packed_b: None,
+            packed_b: packed.then_some(PackedB {
+                panels: &panels,
+                stride: depth,
+                first: 0,
+            }),
             upper: false,
             assign,
         };
         let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         let square = m == n;
-        for symmetric in [false, true].into_iter().filter(|&s| !s || square) {
+        let cases = [(false, false), (true, false), (false, true), (true, true)];
+        for (symmetric, packed) in cases.into_iter().filter(|&(s, _)| !s || square) {
             let run = |p: &Product<'_>, c: &mut [f32]| {
                 if symmetric {
                     symmetric_product(p, c)
@@ -220,9 +230,9 @@ fn assigning_overwrites_whatever_c_held() {
             };
             let mut zeroed = vec![0.0f32; m * ldc];
             let mut garbage = vec![f32::NAN; m * ldc];
-            let done = run(&product(false), &mut zeroed);
-            assert_eq!(run(&product(true), &mut garbage), done);
-            assert_eq!(done, has_rows_product(), "{m}x{n}x{depth}");
+            let done = run(&product(false, packed), &mut zeroed);
+            assert_eq!(run(&product(true, packed), &mut garbage), done);
+            assert_eq!(done, has_rows_product(), "{m}x{n}x{depth} packed {packed}");
             if !done {
                 continue;
             }
@@ -253,6 +263,18 @@ fn short_slices_are_declined() {
     }
     let a = vec![1.0f32; 4];
     assert!(!rows_product(&square(&a), &mut [0.0; 3]));
+    // An empty sum reads nothing, but an assigned one writes C: C is checked.
+    let empty = Product {
+        depth: 0,
+        assign: true,
+        ..square(&a)
+    };
+    assert!(!rows_product(&empty, &mut [7.0; 3]));
+    let mut c = [7.0f32; 4];
+    assert!(rows_product(&empty, &mut c) == has_rows_product());
+    if has_rows_product() {
+        assert_eq!(c, [0.0; 4]);
+    }
     assert!(rows_product(&square(&a), &mut [0.0; 4]) == has_rows_product());
     assert!(!rows_product(&square(&a[..3]), &mut [0.0; 4]));
 }
