@@ -81,14 +81,21 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
             row,
         );
         if !req.log_rows {
-            sum += vectorized(
-                #[inline(always)]
-                || lane_sum(f, |v| v),
-            );
+            sum += row_sum(f);
         }
         each(a, f, wrow);
     }
     sum
+}
+
+/// The sum of a row's values ([`lane_sum`], in AVX2 registers where the CPU has
+/// them: the same bits either way).
+#[inline(always)]
+fn row_sum(f: &[f64]) -> f64 {
+    vectorized(
+        #[inline(always)]
+        || lane_sum(f, |v| v),
+    )
 }
 
 /// Row `a` (global row `i`) of a tile at its columns `cols`, the first of them
@@ -179,10 +186,7 @@ pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
         };
         evaluate_row(term, req, (gram, w), (g, f, wrow), row);
         on_diagonal += f[0];
-        off_diagonal += vectorized(
-            #[inline(always)]
-            || lane_sum(&f[1..], |v| v),
-        );
+        off_diagonal += row_sum(&f[1..]);
     }
     if need_w {
         let ld = w.ncols();
