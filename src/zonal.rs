@@ -1,13 +1,13 @@
 //! Zonal V-statistics `mean_{i,j} f(x_i . x_j)` of normalised rows, with their
 //! gradient chained back to the raw rows. MMD, KSD and SUSReg's twin use this.
 
-use crate::engine::{PairRequest, PairRows, RowSet, pair_sums};
+use crate::engine::{PairRequest, PairRows, PairTerm, RowSet, pair_sums};
 use crate::error::Result;
 use crate::kernel::GegenbauerSeries;
 use crate::real::Real;
 use crate::regularizer::GradientSink;
 use crate::rows::SphereRows;
-use crate::table::{Accuracy, Table};
+use crate::table::{Accuracy, SingleTable, Table};
 use crate::workspace::{Buffers, MomentBuffers, Workspace, zeroed};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
 use std::ops::Range;
@@ -26,6 +26,12 @@ pub(crate) trait ZonalFunction: Sync {
     /// when that is cheaper than the pairs).
     fn quadratic(&self) -> Option<[f64; 3]> {
         None
+    }
+    /// `f` (and `f'`, if asked) at every `c` of `f32` rows, in `f32` where the
+    /// function has a polynomial for it ([`SingleTable`]); `false`, writing
+    /// nothing, where it has not.
+    fn eval_batch_f32(&self, _c: &[f32], _values: &mut [f64], _slopes: Option<&mut [f32]>) -> bool {
+        false
     }
     /// `f` (and `f'`, if asked) at every `c` (each clamped to `[-1, 1]`).
     fn eval_batch(&self, c: &[f64], values: &mut [f64], slopes: Option<&mut [f64]>) {
@@ -80,11 +86,14 @@ impl ZonalFunction for ZonalSeries {
 pub(crate) const TABLE_TOLERANCE: f64 = 1e-13;
 
 /// A zonal function with a checked piecewise-polynomial table of it on `[-1, 1]`
-/// (when one meets [`TABLE_TOLERANCE`]); evaluation falls back to the function.
+/// (when one meets [`TABLE_TOLERANCE`]) and, for `f32` rows, a polynomial in `f32`
+/// (when one meets [`SingleTable`]'s tolerance); evaluation falls back to the
+/// function.
 #[derive(Debug, Clone)]
 pub(crate) struct Tabulated<Z> {
     pub exact: Z,
     table: Option<Arc<Table>>,
+    single: Option<Arc<SingleTable>>,
 }
 
 impl<Z: ZonalFunction> Tabulated<Z> {
@@ -93,17 +102,20 @@ impl<Z: ZonalFunction> Tabulated<Z> {
         let table = Table::build(-1.0, 1.0, Accuracy::Global(TABLE_TOLERANCE), |c| {
             exact.value_and_slope(c)
         });
+        let single = SingleTable::build(|c| exact.value_and_slope(c));
         Tabulated {
             exact,
             table: table.map(Arc::new),
+            single: single.map(Arc::new),
         }
     }
 
-    /// `exact` with a table built elsewhere (or none).
+    /// `exact` with a table built elsewhere (or none), and no `f32` polynomial.
     pub fn from_table(exact: Z, table: Option<Table>) -> Self {
         Tabulated {
             exact,
             table: table.map(Arc::new),
+            single: None,
         }
     }
 
@@ -116,6 +128,12 @@ impl<Z: ZonalFunction> Tabulated<Z> {
     #[cfg(test)]
     pub fn has_table(&self) -> bool {
         self.table.is_some()
+    }
+
+    /// Whether an `f32` polynomial was built (otherwise `f32` rows take the table).
+    #[cfg(test)]
+    pub fn has_single(&self) -> bool {
+        self.single.is_some()
     }
 }
 
@@ -139,6 +157,11 @@ impl<Z: ZonalFunction> ZonalFunction for Tabulated<Z> {
             Some(t) => t.eval_batch(c, values, slopes),
             None => self.exact.eval_batch(c, values, slopes),
         }
+    }
+    fn eval_batch_f32(&self, c: &[f32], values: &mut [f64], slopes: Option<&mut [f32]>) -> bool {
+        self.single
+            .as_ref()
+            .is_some_and(|t| t.eval_batch(c, values, slopes))
     }
     fn quadratic(&self) -> Option<[f64; 3]> {
         self.exact.quadratic()
@@ -229,20 +252,55 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
         diagonal: true,
         ..Default::default()
     };
-    let term = |i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-        let Some(w) = w else {
-            return f.eval_batch(g, v, None);
-        };
-        f.eval_batch(g, v, Some(&mut *w));
-        // The pair (i, i) adds f'(1) x_i to row i: radial, so the chain rule removes
-        // it; left in, its rounding (f'(1) is the largest weight, and in f32 its
-        // rounding can exceed a small tangent gradient) is all that would remain.
-        if let Some(wi) = i.checked_sub(j0).and_then(|k| w.get_mut(k)) {
-            *wi = 0.0;
-        }
-    };
+    let term = ZonalTerm(f);
     let sums = pair_sums(rows, RowSet::All, &term, req, grad.map(|g| g.view_mut()));
     sums.total / (n * n)
+}
+
+/// A zonal function as the engine's pair term: values `f(c_ij)`, weights
+/// `f'(c_ij)` except on the pair `(i, i)`, whose weight is 0. That pair adds
+/// `f'(1) x_i` to row `i`: radial, so the chain rule removes it; left in, its
+/// rounding (`f'(1)` is the largest weight, and in `f32` its rounding can exceed a
+/// small tangent gradient) is all that would remain.
+struct ZonalTerm<'a, Z>(&'a Z);
+
+impl<Z: ZonalFunction> ZonalTerm<'_, Z> {
+    /// Row `i`'s weight on the pair `(i, i)`, if it is among the columns `j0 ..`.
+    fn own_weight<W>(i: usize, j0: usize, w: &mut [W]) -> Option<&mut W> {
+        i.checked_sub(j0).and_then(|k| w.get_mut(k))
+    }
+}
+
+impl<Z: ZonalFunction> PairTerm for ZonalTerm<'_, Z> {
+    fn row(&self, i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>) {
+        let Some(w) = w else {
+            return self.0.eval_batch(g, v, None);
+        };
+        self.0.eval_batch(g, v, Some(&mut *w));
+        if let Some(wi) = Self::own_weight(i, j0, w) {
+            *wi = 0.0;
+        }
+    }
+
+    fn row_f32(
+        &self,
+        i: usize,
+        j0: usize,
+        g: &[f32],
+        v: &mut [f64],
+        w: Option<&mut [f32]>,
+    ) -> bool {
+        let Some(w) = w else {
+            return self.0.eval_batch_f32(g, v, None);
+        };
+        if !self.0.eval_batch_f32(g, v, Some(&mut *w)) {
+            return false;
+        }
+        if let Some(wi) = Self::own_weight(i, j0, w) {
+            *wi = 0.0;
+        }
+        true
+    }
 }
 
 /// [`zonal_mean`] for `f(c) = a + b c + c2 c^2` from the moments of the rows, in
@@ -308,6 +366,24 @@ mod tests {
             }
             let heat = ZonalSeries::new(Kernel::heat(d, 0.3).unwrap().series().clone());
             assert!(heat.quadratic().is_none());
+        }
+    }
+
+    #[test]
+    fn smooth_kernels_get_an_f32_polynomial() {
+        let heat = |d: usize, td: f64| Kernel::heat(d, td / d as f64).unwrap();
+        for (k, want) in [
+            (heat(3, 5.0), true),
+            (heat(256, 5.0), true),
+            (heat(1024, 5.0), true),
+            (heat(2048, 5.0), true),
+            (heat(4096, 5.0), false),
+            (heat(256, 20.0), true),
+            (heat(256, 0.5), false),
+            (Kernel::bandlimited(64, 12).unwrap(), true),
+        ] {
+            let f = Tabulated::new(ZonalSeries::new(k.series().clone()));
+            assert_eq!(f.has_single(), want, "d = {}, {:?}", k.dim(), k.kind());
         }
     }
 }

@@ -81,6 +81,21 @@ pub(crate) struct PairSums {
 /// when asked, the weights `w_ij` into `w`. It must satisfy `f_ij = f_ji`, `w_ij = w_ji`.
 pub(crate) trait PairTerm: Sync {
     fn row(&self, i: usize, j0: usize, g: &mut [f64], f: &mut [f64], w: Option<&mut [f64]>);
+
+    /// [`PairTerm::row`] from `f32` inner products, for terms that evaluate them in
+    /// single precision: the values into `f`, the weights (when asked) straight
+    /// into `w`. Returns `false`, having written nothing, when the term has no
+    /// such evaluation here; the engine then takes [`PairTerm::row`].
+    fn row_f32(
+        &self,
+        _i: usize,
+        _j0: usize,
+        _g: &[f32],
+        _f: &mut [f64],
+        _w: Option<&mut [f32]>,
+    ) -> bool {
+        false
+    }
 }
 
 impl<T> PairTerm for T

@@ -7,7 +7,7 @@
 use super::config::{tile_range, tile_rows};
 use super::layout::{Operands, PairRows, Side, transpose_tile};
 use super::reduce::RowSums;
-use super::tile::{TileBuffers, evaluate_tile};
+use super::tile::{TileBuffers, Weights, evaluate_tile};
 use super::{PairRequest, PairSums, PairTerm};
 use crate::real::Real;
 use ndarray::{ArrayViewMut2, Axis};
@@ -74,6 +74,11 @@ fn row_tile<F: Real, T: PairTerm + ?Sized>(
     let n = ops.x.nrows();
     let bi = ri.len();
     let need_w = req.gradient || req.row_weights;
+    let wanted = match (req.row_weights, req.gradient) {
+        (true, _) => Weights::TileAndRows,
+        (false, true) => Weights::Tile,
+        (false, false) => Weights::None,
+    };
     let transposes = req.gradient && ops.needs_transposes();
     let cols = tile.min(n);
     let mut buf = TileBuffers::new((bi, cols), need_w, transposes);
@@ -87,7 +92,7 @@ fn row_tile<F: Real, T: PairTerm + ?Sized>(
         sum += evaluate_tile(
             term,
             req,
-            need_w,
+            wanted,
             &mut buf,
             (ri.start, bi),
             (rj.start, bj),

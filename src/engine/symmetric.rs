@@ -8,7 +8,7 @@ use super::kept::KeptPairs;
 use super::layout::{Operands, PairRows, Side, transpose_tile};
 use super::reduce::RowSums;
 use super::schedule::schedule;
-use super::tile::{TileBuffers, evaluate_tile, evaluate_upper_tile};
+use super::tile::{TileBuffers, Weights, evaluate_tile, evaluate_upper_tile};
 use super::{PairRequest, PairSums, PairTerm, Reweigh};
 use crate::real::Real;
 use ndarray::{ArrayViewMut2, Axis};
@@ -89,6 +89,17 @@ impl<'a, F: Real> Symmetric<'a, F> {
         self.req.gradient || self.req.row_weights || self.kept.is_some()
     }
 
+    /// Where the term's weights are needed.
+    fn weights(&self) -> Weights {
+        if self.req.row_weights || self.kept.is_some() {
+            Weights::TileAndRows
+        } else if self.req.gradient {
+            Weights::Tile
+        } else {
+            Weights::None
+        }
+    }
+
     /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
     /// tile (keeping its values and weights, if asked; on a diagonal tile, where
     /// only the total and the weights are asked, on its upper triangle), then adds
@@ -116,7 +127,7 @@ impl<'a, F: Real> Symmetric<'a, F> {
         let diag = ti == tj;
         let req = &self.req;
         if diag && self.kept.is_none() && !(req.log_rows || req.row_values || req.row_weights) {
-            let sum = evaluate_upper_tile(term, req, self.need_w(), tile, (ri.start, bi));
+            let sum = evaluate_upper_tile(term, req, self.weights(), tile, (ri.start, bi));
             self.accumulate(scratch, (ti, tj));
             return sum;
         }
@@ -124,7 +135,7 @@ impl<'a, F: Real> Symmetric<'a, F> {
         let sum = evaluate_tile(
             term,
             &self.req,
-            self.need_w(),
+            self.weights(),
             tile,
             (ri.start, bi),
             (rj.start, bj),

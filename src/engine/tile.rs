@@ -40,16 +40,35 @@ impl<F: Real> TileBuffers<F> {
     }
 }
 
+/// Where a tile's weights are wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Weights {
+    /// Nowhere.
+    None,
+    /// In the weight tile only: a term may then write them there itself, in `f32`
+    /// ([`PairTerm::row_f32`]).
+    Tile,
+    /// In the weight tile, and as `f64` rows for the caller (row sums, kept pairs).
+    TileAndRows,
+}
+
+impl Weights {
+    fn wanted(self) -> bool {
+        self != Weights::None
+    }
+}
+
 /// Evaluates `term` on the Gram tile in `buf.gram` of the rows `i0 .. i0 + bi`
 /// against the columns `j0 .. j0 + bj`: per row, the values `f_ij` and (if
-/// `need_w`) the weights `w_ij`, with the pair `(i, i)` set to nothing (value 0, or
-/// `-inf` for log rows, and weight 0) unless `req.diagonal`; the weights go into
-/// `buf.w` as `F`, and `each(a, values, weights)` sees every row `a` of the tile.
+/// `weights` asks) the weights `w_ij`, with the pair `(i, i)` set to nothing (value
+/// 0, or `-inf` for log rows, and weight 0) unless `req.diagonal`; the weights go
+/// into `buf.w` as `F`, and `each(a, values, weights)` sees every row `a` of the
+/// tile (its weights empty unless [`Weights::TileAndRows`]).
 /// Returns the sum of the values (0 for log rows).
 pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
     term: &T,
     req: &PairRequest,
-    need_w: bool,
+    weights: Weights,
     buf: &mut TileBuffers<F>,
     (i0, bi): (usize, usize),
     (j0, bj): (usize, usize),
@@ -64,7 +83,7 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
         ..
     } = buf;
     let (g, f) = (&mut g[..bj], &mut f[..bj]);
-    let wrow = &mut wrow[..if need_w { bj } else { 0 }];
+    let wrow = &mut wrow[..if weights.wanted() { bj } else { 0 }];
     let mut sum = 0.0f64;
     for a in 0..bi {
         let row = TileRow {
@@ -77,13 +96,22 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
             term,
             req,
             (gram, w),
-            (g, f, need_w.then_some(&mut wrow[..])),
+            (g, f, weights.wanted().then_some(&mut wrow[..])),
             row,
+            weights != Weights::TileAndRows,
         );
         if !req.log_rows {
             sum += row_sum(f);
         }
-        each(a, f, wrow);
+        each(
+            a,
+            f,
+            if weights == Weights::TileAndRows {
+                wrow
+            } else {
+                &[]
+            },
+        );
     }
     sum
 }
@@ -109,9 +137,10 @@ struct TileRow {
 
 /// One row of a tile: its Gram entries at `row.cols` into `g` (as `f64`), the
 /// term's values into `f` and (if asked) weights into `wrow`, the pair `(i, i)` set
-/// to nothing (value 0, or `-inf` for log rows, and weight 0) unless
-/// `req.diagonal`, and the weights into the same entries of the weight tile `w`.
-/// The slices hold `row.cols.len()` entries.
+/// to nothing unless `req.diagonal` ([`leave_out_diagonal`]), and the weights into
+/// the same entries of the weight tile `w`. With `single`, a term's `f32`
+/// evaluation is taken instead where there is one ([`evaluate_row_f32`]: `wrow`
+/// is then left as it was). The slices hold `row.cols.len()` entries.
 #[inline(always)]
 fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
     term: &T,
@@ -119,35 +148,80 @@ fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
     (gram, w): (&Array2<F>, &mut Array2<F>),
     (g, f, mut wrow): (&mut [f64], &mut [f64], Option<&mut [f64]>),
     TileRow { a, i, cols, j0 }: TileRow,
+    single: bool,
 ) {
     let gram_row = gram.row(a);
-    let gram_row = gram_row.as_slice().expect("a tile row is contiguous");
+    let gram_row = &gram_row.as_slice().expect("a tile row is contiguous")[cols.clone()];
+    let mut w_row = wrow.is_some().then(|| w.row_mut(a));
+    let mut w_row = w_row
+        .as_mut()
+        .map(|r| &mut r.as_slice_mut().expect("a tile row is contiguous")[cols]);
+    if single && evaluate_row_f32(term, req, gram_row, w_row.as_deref_mut(), f, (i, j0)) {
+        return;
+    }
     vectorized(
         #[inline(always)]
         || {
-            for (gv, x) in g.iter_mut().zip(&gram_row[cols.clone()]) {
+            for (gv, x) in g.iter_mut().zip(gram_row) {
                 *gv = x.to_f64();
             }
         },
     );
     term.row(i, j0, g, f, wrow.as_deref_mut());
-    if !req.diagonal && (j0..j0 + f.len()).contains(&i) {
-        f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
-        if let Some(wrow) = wrow.as_deref_mut() {
-            wrow[i - j0] = 0.0;
-        }
-    }
-    if let Some(wrow) = wrow {
-        let mut w_row = w.row_mut(a);
-        let w_row = w_row.as_slice_mut().expect("a tile row is contiguous");
+    leave_out_diagonal(req, (i, j0), f, wrow.as_deref_mut());
+    if let (Some(wrow), Some(w_row)) = (wrow, w_row) {
         vectorized(
             #[inline(always)]
             || {
-                for (wv, x) in w_row[cols].iter_mut().zip(wrow.iter()) {
+                for (wv, x) in w_row.iter_mut().zip(wrow.iter()) {
                     *wv = F::from_f64(*x);
                 }
             },
         );
+    }
+}
+
+/// [`evaluate_row`] through [`PairTerm::row_f32`], when the rows are `f32` and the
+/// term has that evaluation: the values into `f`, the weights (if asked) straight
+/// into the weight tile's row `w_row`. Returns whether it was taken.
+#[inline(always)]
+fn evaluate_row_f32<F: Real, T: PairTerm + ?Sized>(
+    term: &T,
+    req: &PairRequest,
+    gram_row: &[F],
+    w_row: Option<&mut [F]>,
+    f: &mut [f64],
+    (i, j0): (usize, usize),
+) -> bool {
+    let Some(g) = F::as_f32(gram_row) else {
+        return false;
+    };
+    let mut w = match w_row.map(F::as_f32_mut) {
+        Some(None) => return false,
+        Some(w) => w,
+        None => None,
+    };
+    if !term.row_f32(i, j0, g, f, w.as_deref_mut()) {
+        return false;
+    }
+    leave_out_diagonal(req, (i, j0), f, w);
+    true
+}
+
+/// The pair `(i, i)`, if it is among the row's columns `j0 ..`, set to nothing
+/// unless `req.diagonal`: value 0 (or `-inf` for log rows) and weight 0.
+#[inline(always)]
+fn leave_out_diagonal<W: Default>(
+    req: &PairRequest,
+    (i, j0): (usize, usize),
+    f: &mut [f64],
+    w: Option<&mut [W]>,
+) {
+    if !req.diagonal && (j0..j0 + f.len()).contains(&i) {
+        f[i - j0] = if req.log_rows { f64::NEG_INFINITY } else { 0.0 };
+        if let Some(w) = w {
+            w[i - j0] = W::default();
+        }
     }
 }
 
@@ -160,11 +234,12 @@ fn evaluate_row<F: Real, T: PairTerm + ?Sized>(
 pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
     term: &T,
     req: &PairRequest,
-    need_w: bool,
+    weights: Weights,
     buf: &mut TileBuffers<F>,
     (i0, b): (usize, usize),
 ) -> f64 {
     debug_assert!(!req.log_rows && !req.row_values && !req.row_weights);
+    debug_assert!(weights != Weights::TileAndRows);
     let TileBuffers {
         gram,
         w,
@@ -177,18 +252,18 @@ pub(super) fn evaluate_upper_tile<F: Real, T: PairTerm + ?Sized>(
     for a in 0..b {
         let (i, len) = (i0 + a, b - a);
         let (g, f) = (&mut g[..len], &mut f[..len]);
-        let wrow = if need_w { Some(&mut wrow[..len]) } else { None };
+        let wrow = weights.wanted().then(|| &mut wrow[..len]);
         let row = TileRow {
             a,
             i,
             cols: a..b,
             j0: i,
         };
-        evaluate_row(term, req, (gram, w), (g, f, wrow), row);
+        evaluate_row(term, req, (gram, w), (g, f, wrow), row, true);
         on_diagonal += f[0];
         off_diagonal += row_sum(&f[1..]);
     }
-    if need_w {
+    if weights.wanted() {
         let ld = w.ncols();
         let w = w.as_slice_mut().expect("a tile is contiguous");
         match F::as_f32_mut(w) {

@@ -1,5 +1,6 @@
 //! Chebyshev interpolation on `[-1, 1]`: the points of the first kind, the
-//! coefficients of the interpolant through values there, and its evaluation.
+//! coefficients of the interpolant through values there, its evaluation, and its
+//! monomial coefficients.
 
 use std::f64::consts::PI;
 
@@ -19,6 +20,31 @@ pub(crate) fn chebyshev_coeffs<const N: usize>(values: &[f64; N]) -> [f64; N] {
             .sum();
         s * if m == 0 { 1.0 } else { 2.0 } / N as f64
     })
+}
+
+/// The monomial coefficients `a_i` (lowest degree first) of `sum_j c_j T_j(x) =
+/// sum_i a_i x^i`, from `T_{j+1} = 2x T_j - T_{j-1}` carried as coefficient arrays.
+pub(crate) fn monomial_coeffs<const N: usize>(cheb: &[f64; N]) -> [f64; N] {
+    let mut out = [0.0; N];
+    // T_{j-2} and T_{j-1}; T_0 = 1 and T_1 = x are set directly.
+    let mut prev = [0.0; N];
+    let mut cur = [0.0; N];
+    for (j, &cj) in cheb.iter().enumerate() {
+        let next: [f64; N] = match j {
+            0 => std::array::from_fn(|i| if i == 0 { 1.0 } else { 0.0 }),
+            1 => std::array::from_fn(|i| if i == 1 { 1.0 } else { 0.0 }),
+            _ => std::array::from_fn(|i| {
+                let up = if i > 0 { 2.0 * cur[i - 1] } else { 0.0 };
+                up - prev[i]
+            }),
+        };
+        for (o, t) in out.iter_mut().zip(&next) {
+            *o += cj * t;
+        }
+        prev = cur;
+        cur = next;
+    }
+    out
 }
 
 /// `sum_m c_m T_m(y)` by Clenshaw's recurrence.
@@ -45,5 +71,15 @@ mod tests {
             assert!((chebyshev_sum(&c, y) - f(y)).abs() < 1e-14, "y = {y}");
         }
         assert!(c[6].abs() < 1e-15 && c[7].abs() < 1e-15);
+        // The conversion multiplies the coefficients' rounding (~1e-15 here) by the
+        // monomial coefficients of T_7, up to 2^6 = 64 in size.
+        let a = monomial_coeffs(&c);
+        let want = [1.0, -2.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0];
+        for (i, (got, want)) in a.iter().zip(want).enumerate() {
+            assert!(
+                (got - want).abs() < 64.0 * 2e-15,
+                "x^{i}: {got} against {want}"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ mod rows_product;
 mod transpose;
 mod vectorized;
 
-pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum};
+pub(crate) use chebyshev::{chebyshev_coeffs, chebyshev_points, chebyshev_sum, monomial_coeffs};
 pub(crate) use gegenbauer::{gegenbauer_values, recurrence};
 pub(crate) use lanes::{all_finite, lane_sum, lane_sum2};
 pub(crate) use quadrature::{gauss_legendre, uniform_marginal_rule};

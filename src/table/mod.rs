@@ -13,7 +13,10 @@
 //! relative to the profile's largest magnitude. A profile that cannot be tabulated
 //! that well within [`MAX_INTERVALS`] gets no table, and callers evaluate it directly.
 
-use crate::numerics::{chebyshev_coeffs, chebyshev_points};
+use crate::numerics::{chebyshev_coeffs, chebyshev_points, monomial_coeffs};
+
+mod single;
+pub(crate) use single::SingleTable;
 
 /// Polynomial degree on each interval.
 pub(crate) const DEGREE: usize = 9;
@@ -108,35 +111,6 @@ fn to_block(value: &[f64; NC], slope: &[f64; NC]) -> Block {
             at(2 * m + 1, slope),
         ]
     })
-}
-
-/// Monomial coefficients (in the local coordinate `x`) of `sum_j c_j T_j(x)`.
-fn monomial_coeffs(cheb: &[f64; NC]) -> [f64; NC] {
-    let mut out = [0.0; NC];
-    // T_{j+1} = 2x T_j - T_{j-1}, carried as monomial coefficient arrays.
-    let mut prev = [0.0; NC];
-    let mut cur = [0.0; NC];
-    prev[0] = 1.0;
-    cur[1] = 1.0;
-    out[0] += cheb[0];
-    for (i, c) in cur.iter().enumerate() {
-        out[i] += cheb[1] * c;
-    }
-    for &cj in &cheb[2..] {
-        let mut next = [0.0; NC];
-        for i in 0..NC {
-            if i > 0 {
-                next[i] += 2.0 * cur[i - 1];
-            }
-            next[i] -= prev[i];
-        }
-        for (o, n) in out.iter_mut().zip(&next) {
-            *o += cj * n;
-        }
-        prev = cur;
-        cur = next;
-    }
-    out
 }
 
 impl Table {
