@@ -97,17 +97,23 @@ pub(crate) struct Tabulated<Z> {
 }
 
 impl<Z: ZonalFunction> Tabulated<Z> {
-    /// Tabulated to [`TABLE_TOLERANCE`] of the profile's largest magnitude.
+    /// Tabulated to [`TABLE_TOLERANCE`] of the profile's largest magnitude, with an
+    /// `f32` polynomial where one is accurate enough.
     pub fn new(exact: Z) -> Self {
+        let single = SingleTable::build(|c| exact.value_and_slope(c));
+        Tabulated {
+            single: single.map(Arc::new),
+            ..Tabulated::for_f64(exact)
+        }
+    }
+
+    /// Tabulated for `f64` evaluation only (callers that never pass `f32` rows):
+    /// no `f32` polynomial.
+    pub fn for_f64(exact: Z) -> Self {
         let table = Table::build(-1.0, 1.0, Accuracy::Global(TABLE_TOLERANCE), |c| {
             exact.value_and_slope(c)
         });
-        let single = SingleTable::build(|c| exact.value_and_slope(c));
-        Tabulated {
-            exact,
-            table: table.map(Arc::new),
-            single: single.map(Arc::new),
-        }
+        Tabulated::from_table(exact, table)
     }
 
     /// `exact` with a table built elsewhere (or none), and no `f32` polynomial.
@@ -224,13 +230,10 @@ pub(crate) fn zonal_share<F: Real, Z: ZonalFunction>(
         diagonal: true,
         ..Default::default()
     };
-    let term = |_: usize, _: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>| {
-        f.eval_batch(g, v, w)
-    };
     let sums = pair_sums(
         rows.x,
         RowSet::Local(local.clone()),
-        &term,
+        &ZonalTerm(f),
         req,
         Some(grad.view_mut()),
     );
@@ -381,6 +384,10 @@ mod tests {
             (heat(256, 20.0), true),
             (heat(256, 0.5), false),
             (Kernel::bandlimited(64, 12).unwrap(), true),
+            (Kernel::bandlimited(3, 12).unwrap(), false),
+            (Kernel::bandlimited(3, 20).unwrap(), false),
+            (heat(3, 0.5), true),
+            (heat(16, 1.0), true),
         ] {
             let f = Tabulated::new(ZonalSeries::new(k.series().clone()));
             assert_eq!(f.has_single(), want, "d = {}, {:?}", k.dim(), k.kind());

@@ -73,15 +73,10 @@ fn row_tile<F: Real, T: PairTerm + ?Sized>(
 ) -> TileShare {
     let n = ops.x.nrows();
     let bi = ri.len();
-    let need_w = req.gradient || req.row_weights;
-    let wanted = match (req.row_weights, req.gradient) {
-        (true, _) => Weights::TileAndRows,
-        (false, true) => Weights::Tile,
-        (false, false) => Weights::None,
-    };
+    let wanted = Weights::of(req, false);
     let transposes = req.gradient && ops.needs_transposes();
     let cols = tile.min(n);
-    let mut buf = TileBuffers::new((bi, cols), need_w, transposes);
+    let mut buf = TileBuffers::new((bi, cols), wanted.wanted(), transposes);
     let mut values = RowSums::new(bi, req.row_values, req.log_rows);
     let mut weights = RowSums::new(bi, req.row_weights, false);
     let mut sum = 0.0f64;

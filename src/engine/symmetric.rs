@@ -84,20 +84,9 @@ impl<'a, F: Real> Symmetric<'a, F> {
         tile_range(t, self.tile, self.ops.x.nrows())
     }
 
-    /// Whether the term's weights are needed.
-    fn need_w(&self) -> bool {
-        self.req.gradient || self.req.row_weights || self.kept.is_some()
-    }
-
     /// Where the term's weights are needed.
     fn weights(&self) -> Weights {
-        if self.req.row_weights || self.kept.is_some() {
-            Weights::TileAndRows
-        } else if self.req.gradient {
-            Weights::Tile
-        } else {
-            Weights::None
-        }
+        Weights::of(&self.req, self.kept.is_some())
     }
 
     /// Visits the tile pair `(ti, tj)`, `ti <= tj`: evaluates the term on the Gram
@@ -235,7 +224,7 @@ impl<'a, F: Real> Symmetric<'a, F> {
         let n = self.ops.x.nrows();
         let tiles = n.div_ceil(self.tile);
         let tile = self.tile.min(n);
-        let (req, need_w) = (self.req, self.need_w());
+        let (req, need_w) = (self.req, self.weights().wanted());
         let transposes = req.gradient && self.ops.needs_transposes();
         let new_scratch = || Scratch {
             tile: TileBuffers::new((tile, tile), need_w, transposes),

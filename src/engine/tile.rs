@@ -53,7 +53,19 @@ pub(super) enum Weights {
 }
 
 impl Weights {
-    fn wanted(self) -> bool {
+    /// Where `req` (and, with `kept`, a pass that keeps the pairs) wants them.
+    pub fn of(req: &PairRequest, kept: bool) -> Weights {
+        if req.row_weights || kept {
+            Weights::TileAndRows
+        } else if req.gradient {
+            Weights::Tile
+        } else {
+            Weights::None
+        }
+    }
+
+    /// Whether they are wanted at all.
+    pub fn wanted(self) -> bool {
         self != Weights::None
     }
 }

@@ -150,7 +150,11 @@ impl Family {
             Family::Softmax(kappa) => {
                 let b0 = softmax_ln_weight(df, *kappa, 0).exp();
                 let p = SoftmaxKernel { kappa: *kappa, b0 };
-                (StatisticKernel::Softmax(Tabulated::new(p)), false, 1.0 - b0)
+                (
+                    StatisticKernel::Softmax(Tabulated::for_f64(p)),
+                    false,
+                    1.0 - b0,
+                )
             }
         })
     }
@@ -297,7 +301,7 @@ fn series_kernel(w: &[f64], d: usize) -> StatisticKernel {
         )
         .collect();
     let series = ZonalSeries::new(GegenbauerSeries::new(d as f64, coeffs));
-    StatisticKernel::Series(Tabulated::new(series))
+    StatisticKernel::Series(Tabulated::for_f64(series))
 }
 
 /// The Poisson test's kernel (its constant term removed), no diagonal, `psi(1)`.
@@ -309,7 +313,7 @@ fn poisson_kernel(df: f64, rho: f64) -> (StatisticKernel, bool, f64) {
         b0: b0.exp(),
     };
     (
-        StatisticKernel::Poisson(Tabulated::new(p)),
+        StatisticKernel::Poisson(Tabulated::for_f64(p)),
         false,
         1.0 - b0.exp(),
     )
