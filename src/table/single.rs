@@ -2,7 +2,7 @@
 //! `f32` rows: where a profile is smooth enough (the heat kernel at the usual
 //! `t = 5/d` up to `d = 2048`, a bandlimited kernel of low degree), its value and
 //! slope are Horner chains in the cosine itself, with no interval to look up and no
-//! round trip of the cosines or the weights through `f64` rows.
+//! round trip of the cosines or the weights through rows of `f64` in memory.
 //!
 //! The slope, which becomes an `f32` weight, is an `f32` chain with `f32`
 //! coefficients, eight pairs to an AVX2 register (four to a NEON one). The value,
@@ -12,23 +12,24 @@
 //! interpolants on [`FIT_POINTS`] points, in monomials, each truncated to the
 //! fewest coefficients (from where its Chebyshev tail falls below a fraction of the
 //! largest magnitude on) that meet its checks:
-//! - the slope's terms add up to at most [`CONDITIONING`] times its largest
-//!   magnitude (a monomial form whose terms cancel more rounds, in `f32`, to
-//!   errors far above the profile; bandlimited kernels of high degree at small `d`
-//!   fail it);
-//! - evaluated as the engine evaluates them, at 1025 points, value and slope are
-//!   within [`VALUE_TOLERANCE`] (`2^-30`) and [`TOLERANCE`] (eight `f32`
-//!   roundings) of the profile, relative to the size of the polynomial's terms
-//!   there: the magnitude itself wherever the terms do not cancel, so that small
-//!   weights keep their relative accuracy even where the profile's largest
-//!   magnitude is a thousand times larger.
+//! - each chain's terms add up to at most [`CONDITIONING`] times its largest
+//!   magnitude (a monomial form whose terms cancel more than that turns small
+//!   errors of its coefficients into large ones of its values; bandlimited kernels
+//!   of high degree at small `d` fail it);
+//! - evaluated as the engine evaluates them, at 1025 evenly spaced points and 512
+//!   Chebyshev points (dense towards the ends), value and slope are within
+//!   [`VALUE_TOLERANCE`] (`2^-30`) and [`TOLERANCE`] (eight `f32` roundings) of
+//!   the profile, relative to the size of the polynomial's terms there: the
+//!   magnitude itself wherever the terms do not cancel, so that small weights keep
+//!   their relative accuracy even where the profile's largest magnitude is a
+//!   thousand times larger.
 //!
-//! The checks sample the error; they do not bound it between their points, where
-//! a polynomial of degree below [`MAX_COEFFS`] and a smooth profile cannot differ
-//! much more. A profile that fails them gets no polynomial, and its `f32` rows
-//! take the `f64` table.
+//! The checks sample the error; they do not bound it between their points. A
+//! profile that fails them gets no polynomial, and its `f32` rows take the `f64`
+//! table.
 
 use crate::numerics::{chebyshev_coeffs, chebyshev_points, monomial_coeffs};
+use std::f64::consts::PI;
 
 /// Points of the Chebyshev fit: the highest degree it can resolve, plus one.
 const FIT_POINTS: usize = 48;
@@ -44,14 +45,15 @@ const VALUE_TRUNCATION: f64 = 1.0 / (1u64 << 32) as f64;
 pub(crate) const TOLERANCE: f64 = 1.0 / (1u64 << 21) as f64;
 /// The largest error of the value, relative to the size of its terms.
 pub(crate) const VALUE_TOLERANCE: f64 = 1.0 / (1u64 << 30) as f64;
-/// The most the slope's terms may add up to, against its largest magnitude (heat
+/// The most a chain's terms may add up to, against its largest magnitude (heat
 /// kernels at large `d`, whose terms all have one sign, are at 1).
 const CONDITIONING: f64 = 8.0;
 /// The absolute part of the checks' scale, relative to the largest magnitude: one
 /// `f32` rounding of it (a profile's zeros, and the rounding of a fit of an exact
 /// polynomial, are measured against it).
 const FLOOR: f64 = 1.0 / (1u64 << 24) as f64;
-/// Points at which the evaluated polynomials are checked.
+/// Intervals between the evenly spaced points at which the evaluated polynomials
+/// are checked (and twice the number of Chebyshev points checked besides).
 const CHECKS: usize = 1024;
 
 /// A profile's value and slope as polynomials in `c` on `[-1, 1]`.
@@ -80,22 +82,31 @@ impl Chain {
     }
 
     /// The fewest coefficients, from where the tail falls below `truncation` of
-    /// the largest magnitude, whose `coeffs` pass `keep`.
-    fn shortest<T>(
+    /// the largest magnitude on, whose `coeffs` are conditioned (their magnitudes
+    /// add up to at most [`CONDITIONING`] times the largest magnitude) and, as
+    /// `eval` evaluates them, [`Chain::close`] to the exact `(c, value)` of every
+    /// check.
+    fn shortest<T: Copy + Into<f64>>(
         &self,
         truncation: f64,
+        checks: &[(f32, f64)],
         coeffs: impl Fn(Vec<f64>) -> Vec<T>,
-        keep: impl Fn(&[T]) -> bool,
+        eval: impl Fn(&[T], f32) -> f64,
     ) -> Option<Vec<T>> {
         let tail = |from: usize| self.cheb[from..].iter().map(|x| x.abs()).sum::<f64>();
         let first = (1..=MAX_COEFFS).find(|&len| tail(len) <= truncation * self.scale)?;
         (first..=MAX_COEFFS)
             .map(|len| coeffs(self.monomials(len)))
-            .find(|c| keep(c))
+            .find(|a| {
+                terms(a, 1.0) <= CONDITIONING * self.scale
+                    && checks.iter().all(|&(c, exact)| {
+                        self.close(eval(a, c), exact, terms(a, f64::from(c).abs()))
+                    })
+            })
     }
 
-    /// Whether `eval` is within the tolerance of `exact` at `c`, relative to the
-    /// size `terms` of the polynomial's terms there plus one `f32` rounding of the
+    /// Whether `got` is within the tolerance of `exact`, relative to the size
+    /// `terms` of the polynomial's terms there plus one `f32` rounding of the
     /// largest magnitude.
     fn close(&self, got: f64, exact: f64, terms: f64) -> bool {
         (got - exact).abs() <= self.tolerance * (terms + FLOOR * self.scale)
@@ -123,9 +134,13 @@ impl SingleTable {
     /// checks.
     pub fn build(f: impl Fn(f64) -> (f64, f64)) -> Option<SingleTable> {
         let nodes = chebyshev_points::<FIT_POINTS>().map(&f);
-        let checks: Vec<(f32, f64, f64)> = (0..=CHECKS)
-            .map(|k| {
-                let c = (2.0 * k as f64 / CHECKS as f64 - 1.0) as f32;
+        // Evenly spaced points, and Chebyshev points (denser towards the ends).
+        let even = (0..=CHECKS).map(|k| 2.0 * k as f64 / CHECKS as f64 - 1.0);
+        let ends = (0..CHECKS / 2).map(|k| (PI * (k as f64 + 0.5) / (CHECKS / 2) as f64).cos());
+        let checks: Vec<(f32, f64, f64)> = even
+            .chain(ends)
+            .map(|c| {
+                let c = c as f32;
                 let (v, s) = f(f64::from(c));
                 (c, v, s)
             })
@@ -145,28 +160,21 @@ impl SingleTable {
                 tolerance,
             }
         };
+        let exact = |of: fn((f64, f64)) -> f64| -> Vec<(f32, f64)> {
+            checks.iter().map(|&(c, v, s)| (c, of((v, s)))).collect()
+        };
         let (value, slope) = (chain(|p| p.0, VALUE_TOLERANCE), chain(|p| p.1, TOLERANCE));
         let value = value.shortest(
             VALUE_TRUNCATION,
+            &exact(|p| p.0),
             |a| a,
-            |a| {
-                checks.iter().all(|&(c, v, _)| {
-                    let x = f64::from(c);
-                    value.close(horner(a, x, f64::mul_add), v, terms(a, x.abs()))
-                })
-            },
+            |a, c| horner(a, f64::from(c), f64::mul_add),
         )?;
         let mut slope = slope.shortest(
             TRUNCATION,
-            |a| a.iter().map(|&a| a as f32).collect::<Vec<f32>>(),
-            |a| {
-                let sum = a.iter().map(|&a| f64::from(a).abs()).sum::<f64>();
-                sum <= CONDITIONING * slope.scale
-                    && checks.iter().all(|&(c, _, s)| {
-                        let got = f64::from(horner(a, c, f32::mul_add));
-                        slope.close(got, s, terms(a, f64::from(c).abs()))
-                    })
-            },
+            &exact(|p| p.1),
+            |a| a.iter().map(|&a| a as f32).collect(),
+            |a, c| f64::from(horner(a, c, f32::mul_add)),
         )?;
         let mut value = value;
         let len = value.len().max(slope.len());
@@ -202,12 +210,20 @@ impl SingleTable {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            unsafe { self.eval_batch_avx2_fma(c, values, slopes) };
+            unsafe {
+                match slopes {
+                    Some(_) => self.eval_batch_avx2_fma::<true>(c, values, slopes),
+                    None => self.eval_batch_avx2_fma::<false>(c, values, None),
+                }
+            };
             return true;
         }
         #[cfg(target_arch = "aarch64")]
         {
-            self.eval_batch_neon(c, values, slopes);
+            match slopes {
+                Some(_) => self.eval_batch_neon::<true>(c, values, slopes),
+                None => self.eval_batch_neon::<false>(c, values, None),
+            }
             return true;
         }
         #[allow(unreachable_code)]
@@ -240,11 +256,16 @@ impl SingleTable {
     }
 
     /// [`SingleTable::eval_batch`] on AVX2 + FMA: chunks of two registers of eight
-    /// points (per register, its two halves' values in `f64` and its slopes in
-    /// `f32`: six chains in flight), then the rest one at a time.
+    /// points (per register, its two halves' values in `f64` and, with `SLOPES`,
+    /// its slopes in `f32`: six chains in flight), then the rest one at a time.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn eval_batch_avx2_fma(&self, c: &[f32], values: &mut [f64], mut slopes: Option<&mut [f32]>) {
+    fn eval_batch_avx2_fma<const SLOPES: bool>(
+        &self,
+        c: &[f32],
+        values: &mut [f64],
+        mut slopes: Option<&mut [f32]>,
+    ) {
         use std::arch::x86_64::*;
         const GROUPS: usize = 2;
         const CHUNK: usize = 8 * GROUPS;
@@ -280,7 +301,9 @@ impl SingleTable {
                     for g in 0..GROUPS {
                         vl[g] = _mm256_fmadd_pd(vl[g], low[g], vk);
                         vh[g] = _mm256_fmadd_pd(vh[g], high[g], vk);
-                        s[g] = _mm256_fmadd_ps(s[g], x[g], sk);
+                        if SLOPES {
+                            s[g] = _mm256_fmadd_ps(s[g], x[g], sk);
+                        }
                     }
                 }
                 for g in 0..GROUPS {
@@ -297,10 +320,15 @@ impl SingleTable {
     }
 
     /// [`SingleTable::eval_batch`] on NEON: chunks of four registers of four
-    /// points (per register, its halves' values in `f64` and its slopes in `f32`),
-    /// then the rest one at a time.
+    /// points (per register, its halves' values in `f64` and, with `SLOPES`, its
+    /// slopes in `f32`), then the rest one at a time.
     #[cfg(target_arch = "aarch64")]
-    fn eval_batch_neon(&self, c: &[f32], values: &mut [f64], mut slopes: Option<&mut [f32]>) {
+    fn eval_batch_neon<const SLOPES: bool>(
+        &self,
+        c: &[f32],
+        values: &mut [f64],
+        mut slopes: Option<&mut [f32]>,
+    ) {
         use std::arch::aarch64::*;
         const GROUPS: usize = 4;
         const CHUNK: usize = 4 * GROUPS;
@@ -334,7 +362,9 @@ impl SingleTable {
                     for g in 0..GROUPS {
                         vl[g] = vfmaq_f64(vk, vl[g], low[g]);
                         vh[g] = vfmaq_f64(vk, vh[g], high[g]);
-                        s[g] = vfmaq_f32(sk, s[g], x[g]);
+                        if SLOPES {
+                            s[g] = vfmaq_f32(sk, s[g], x[g]);
+                        }
                     }
                 }
                 for g in 0..GROUPS {
@@ -427,7 +457,9 @@ mod tests {
 
     #[test]
     fn vector_evaluation_is_bit_identical_to_the_scalar_one() {
-        let t = SingleTable::build(exponential(2.5)).unwrap();
+        // The value chain the longer one (the slope's padded), then the slope's.
+        let value_longer = SingleTable::build(exponential(2.5)).unwrap();
+        let slope_longer = SingleTable::build(|c| (1.0 + 0.5 * c, (2.5 * c).exp())).unwrap();
         let specials = [
             f32::NAN,
             f32::INFINITY,
@@ -437,32 +469,27 @@ mod tests {
             1.5,
             -7.0,
         ];
-        for n in [0, 1, 7, 8, 31, 32, 33, 64, 100] {
-            let c: Vec<f32> = (0..n)
-                .map(|j| match j % 11 {
-                    10 => specials[(j / 11) % specials.len()],
-                    _ => ((j as f32) * 0.377).sin(),
-                })
-                .collect();
-            let (mut v, mut s) = (vec![0.0; n], vec![0.0f32; n]);
-            let mut v_alone = vec![0.0; n];
-            if !t.eval_batch(&c, &mut v, Some(&mut s)) {
-                return; // no vector path on this CPU
-            }
-            assert!(t.eval_batch(&c, &mut v_alone, None));
-            for j in 0..n {
-                let (ev, es) = t.value_and_slope(c[j]);
+        for t in [value_longer, slope_longer] {
+            for n in [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100] {
+                let c: Vec<f32> = (0..n)
+                    .map(|j| match j % 11 {
+                        10 => specials[(j / 11) % specials.len()],
+                        _ => ((j as f32) * 0.377).sin(),
+                    })
+                    .collect();
+                let (mut v, mut s) = (vec![0.0; n], vec![0.0f32; n]);
+                let mut v_alone = vec![0.0; n];
+                if !t.eval_batch(&c, &mut v, Some(&mut s)) {
+                    return; // no vector path on this CPU
+                }
+                assert!(t.eval_batch(&c, &mut v_alone, None));
                 let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
-                assert!(
-                    same(v[j], ev) && same(v_alone[j], ev),
-                    "n = {n}, c = {}",
-                    c[j]
-                );
-                assert!(
-                    same(f64::from(s[j]), f64::from(es)),
-                    "n = {n}, c = {}",
-                    c[j]
-                );
+                for j in 0..n {
+                    let (ev, es) = t.value_and_slope(c[j]);
+                    let at = format!("{t:?}, n = {n}, c = {}", c[j]);
+                    assert!(same(v[j], ev) && same(v_alone[j], ev), "{at}");
+                    assert!(same(f64::from(s[j]), f64::from(es)), "{at}");
+                }
             }
         }
     }
