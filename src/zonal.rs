@@ -267,22 +267,18 @@ fn pairwise_mean<G: Real, Z: ZonalFunction>(
 /// small tangent gradient) is all that would remain.
 struct ZonalTerm<'a, Z>(&'a Z);
 
-impl<Z: ZonalFunction> ZonalTerm<'_, Z> {
-    /// Row `i`'s weight on the pair `(i, i)`, if it is among the columns `j0 ..`.
-    fn own_weight<W>(i: usize, j0: usize, w: &mut [W]) -> Option<&mut W> {
-        i.checked_sub(j0).and_then(|k| w.get_mut(k))
+/// Sets row `i`'s weight on the pair `(i, i)` to zero, if that pair is among the
+/// columns `j0 ..` of `w`.
+fn zero_own_weight<W: Default>(i: usize, j0: usize, w: Option<&mut [W]>) {
+    if let Some(wi) = w.and_then(|w| i.checked_sub(j0).and_then(|k| w.get_mut(k))) {
+        *wi = W::default();
     }
 }
 
 impl<Z: ZonalFunction> PairTerm for ZonalTerm<'_, Z> {
-    fn row(&self, i: usize, j0: usize, g: &mut [f64], v: &mut [f64], w: Option<&mut [f64]>) {
-        let Some(w) = w else {
-            return self.0.eval_batch(g, v, None);
-        };
-        self.0.eval_batch(g, v, Some(&mut *w));
-        if let Some(wi) = Self::own_weight(i, j0, w) {
-            *wi = 0.0;
-        }
+    fn row(&self, i: usize, j0: usize, g: &mut [f64], v: &mut [f64], mut w: Option<&mut [f64]>) {
+        self.0.eval_batch(g, v, w.as_deref_mut());
+        zero_own_weight(i, j0, w);
     }
 
     fn row_f32(
@@ -291,18 +287,13 @@ impl<Z: ZonalFunction> PairTerm for ZonalTerm<'_, Z> {
         j0: usize,
         g: &[f32],
         v: &mut [f64],
-        w: Option<&mut [f32]>,
+        mut w: Option<&mut [f32]>,
     ) -> bool {
-        let Some(w) = w else {
-            return self.0.eval_batch_f32(g, v, None);
-        };
-        if !self.0.eval_batch_f32(g, v, Some(&mut *w)) {
-            return false;
+        let taken = self.0.eval_batch_f32(g, v, w.as_deref_mut());
+        if taken {
+            zero_own_weight(i, j0, w);
         }
-        if let Some(wi) = Self::own_weight(i, j0, w) {
-            *wi = 0.0;
-        }
-        true
+        taken
     }
 }
 

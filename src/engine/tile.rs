@@ -96,6 +96,7 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
     } = buf;
     let (g, f) = (&mut g[..bj], &mut f[..bj]);
     let wrow = &mut wrow[..if weights.wanted() { bj } else { 0 }];
+    let rows_want_weights = weights == Weights::TileAndRows;
     let mut sum = 0.0f64;
     for a in 0..bi {
         let row = TileRow {
@@ -110,20 +111,12 @@ pub(super) fn evaluate_tile<F: Real, T: PairTerm + ?Sized>(
             (gram, w),
             (g, f, weights.wanted().then_some(&mut wrow[..])),
             row,
-            weights != Weights::TileAndRows,
+            !rows_want_weights,
         );
         if !req.log_rows {
             sum += row_sum(f);
         }
-        each(
-            a,
-            f,
-            if weights == Weights::TileAndRows {
-                wrow
-            } else {
-                &[]
-            },
-        );
+        each(a, f, if rows_want_weights { wrow } else { &[] });
     }
     sum
 }
